@@ -1,0 +1,1 @@
+"""The AnalysisRun engine: condition evaluation, measurement scheduling, run assessment."""

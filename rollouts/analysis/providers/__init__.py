@@ -1,0 +1,1 @@
+"""Metric providers (prometheus, web, the built-in gateway stats), one module each."""

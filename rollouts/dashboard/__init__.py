@@ -1,0 +1,1 @@
+"""The web dashboard, over the same read model as ``kubectl rollouts get``."""

@@ -1,0 +1,1 @@
+"""The Gateway API data plane: config compilation, matching, balancing, proxying, status."""
