@@ -230,10 +230,18 @@ class CanaryStrategy(Model):
     analysis: RolloutAnalysisBackground | None = None
     canary_metadata: PodMetadata | None = None
     stable_metadata: PodMetadata | None = None
-    scale_down_delay_seconds: int = Field(default=30, ge=0)
+    scale_down_delay_seconds: int | None = Field(default=None, ge=0)
+    """Seconds the old ReplicaSet keeps its pods after promotion (unset: 30)."""
     abort_scale_down_delay_seconds: int = Field(default=30, ge=0)
     dynamic_stable_scale: bool = False
     min_pods_per_replica_set: int | None = Field(default=None, ge=1)
+
+    @property
+    def scale_down_delay(self) -> int:
+        """scaleDownDelaySeconds with Argo's default of 30 (0 with dynamicStableScale)."""
+        if self.scale_down_delay_seconds is not None:
+            return self.scale_down_delay_seconds
+        return 0 if self.dynamic_stable_scale else 30
 
 
 class Strategy(Model):

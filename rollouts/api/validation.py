@@ -297,7 +297,7 @@ def validate_rollout(rollout: Rollout) -> list[Problem]:
     if canary.dynamic_stable_scale:
         if routing is None:
             problems.append(Problem(f"{base}.dynamicStableScale", "requires trafficRouting"))
-        if "scale_down_delay_seconds" in canary.model_fields_set:
+        if canary.scale_down_delay_seconds is not None:
             problems.append(Problem(f"{base}.dynamicStableScale",
                                     "dynamicStableScale and scaleDownDelaySeconds are mutually "
                                     "exclusive"))

@@ -512,7 +512,7 @@ class _Recipe:
                 self.desired.scale(rs.pod_template_hash, rs.replicas, "old")
                 continue
             deadline = rs.scale_down_deadline or (
-                self.now + timedelta(seconds=canary.scale_down_delay_seconds))
+                self.now + timedelta(seconds=canary.scale_down_delay))
             if self.now >= deadline:
                 self.desired.scale(rs.pod_template_hash, 0, "old")
             else:

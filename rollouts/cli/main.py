@@ -5,6 +5,9 @@ from __future__ import annotations
 import click
 
 from rollouts import __version__
+from rollouts.cli.crds import crds
+from rollouts.cli.lint import lint
+from rollouts.cli.simulate import simulate_command
 
 __all__ = ["cli", "main"]
 
@@ -15,5 +18,14 @@ def cli() -> None:
     """Progressive delivery for the Kubernetes Gateway API."""
 
 
+cli.add_command(crds)
+cli.add_command(lint)
+cli.add_command(simulate_command)
+
+
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,546 @@
+"""CustomResourceDefinitions generated from the models, never written by hand.
+
+:func:`structural_schema` turns a model's pydantic JSON schema into the structural
+OpenAPI v3 schema that kube-apiserver requires of a CRD (``apiextensions.k8s.io/v1``):
+
+- every ``$ref`` is inlined (a CRD schema has no ``$defs``);
+- ``anyOf [integer, string]`` (durations, intstr) gets ``x-kubernetes-int-or-string``;
+- ``anyOf [X, null]`` (an optional field) becomes plain ``X``: Kubernetes has no null
+  type, an optional field is one that is not ``required``;
+- free-form values (the embedded pod template, ``dict[str, Any]``, ``Any``) keep their
+  content with ``x-kubernetes-preserve-unknown-fields``;
+- pydantic's titles and ``default: null`` go, real defaults stay (the API server applies
+  them), ``additionalProperties: false`` goes (unknown fields are pruned anyway);
+- the root ``metadata`` is reduced to ``type: object`` as Kubernetes requires.
+
+Anything the converter does not know how to express raises :class:`SchemaError`, so a
+model change that a CRD cannot carry is noticed when ``crds/`` is regenerated.
+
+:func:`structural_problems` checks a schema against the structural rules; the tests run
+it over every generated CRD.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from rollouts.api.analysis import AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate
+from rollouts.api.rollout import GROUP, VERSION, Rollout
+
+__all__ = [
+    "CATEGORY",
+    "CRD_KINDS",
+    "CrdKind",
+    "PrinterColumn",
+    "SchemaError",
+    "all_crds",
+    "crd",
+    "crd_filename",
+    "structural_problems",
+    "structural_schema",
+]
+
+# Not "rollouts": kubectl expands categories before resource names, so `kubectl get
+# rollouts` would list every kind of ours instead of Rollouts.
+CATEGORY = "rollouts-dev"
+
+
+class SchemaError(ValueError):
+    """A model construct that a structural CRD schema cannot express."""
+
+
+@dataclass(frozen=True)
+class PrinterColumn:
+    """One ``additionalPrinterColumns`` entry (what ``kubectl get`` shows)."""
+
+    name: str
+    type: str
+    json_path: str
+    description: str = ""
+    priority: int = 0
+    format: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        column: dict[str, Any] = {"name": self.name, "type": self.type, "jsonPath": self.json_path}
+        if self.description:
+            column["description"] = self.description
+        if self.priority:
+            column["priority"] = self.priority
+        if self.format:
+            column["format"] = self.format
+        return column
+
+
+_AGE = PrinterColumn("Age", "date", ".metadata.creationTimestamp",
+                     "Time since the object was created")
+
+
+@dataclass(frozen=True)
+class CrdKind:
+    """What the CRD of one kind says beyond the model's schema."""
+
+    model: type[BaseModel]
+    kind: str
+    plural: str
+    short_names: tuple[str, ...]
+    description: str
+    namespaced: bool = True
+    status_subresource: bool = False
+    scale_subresource: bool = False
+    columns: tuple[PrinterColumn, ...] = (_AGE,)
+    # Fields whose default the API server must not fill in, because whether the user set
+    # them matters: (model class name, wire field name).
+    no_server_default: frozenset[tuple[str, str]] = field(default_factory=frozenset)
+
+    @property
+    def singular(self) -> str:
+        return self.kind.lower()
+
+    @property
+    def name(self) -> str:
+        return f"{self.plural}.{GROUP}"
+
+
+# scaleDownDelaySeconds and dynamicStableScale are mutually exclusive when the user sets
+# scaleDownDelaySeconds (validation looks at whether it was set); if the API server
+# defaulted it, every dynamicStableScale Rollout would read back as invalid.
+_ROLLOUT_NO_DEFAULT = frozenset({("CanaryStrategy", "scaleDownDelaySeconds")})
+
+CRD_KINDS: tuple[CrdKind, ...] = (
+    CrdKind(
+        model=Rollout,
+        kind="Rollout",
+        plural="rollouts",
+        short_names=("ro",),
+        description=(
+            "Rollout replaces a Deployment: it runs the stable and the canary ReplicaSet "
+            "and moves traffic between them step by step through Gateway API route "
+            "weights, promoting or aborting on analysis."
+        ),
+        status_subresource=True,
+        scale_subresource=True,
+        columns=(
+            PrinterColumn("Desired", "integer", ".spec.replicas", "Number of desired pods"),
+            PrinterColumn("Current", "integer", ".status.replicas", "Total number of pods"),
+            PrinterColumn("Up-to-date", "integer", ".status.updatedReplicas",
+                          "Pods of the newest revision"),
+            PrinterColumn("Available", "integer", ".status.availableReplicas",
+                          "Pods available to serve"),
+            PrinterColumn("Phase", "string", ".status.phase",
+                          "Healthy, Progressing, Paused or Degraded"),
+            PrinterColumn("Step", "integer", ".status.currentStepIndex",
+                          "Index of the current canary step"),
+            PrinterColumn("Weight", "number", ".status.canary.weights.canary.weight",
+                          "Percentage of traffic the canary receives"),
+            _AGE,
+            PrinterColumn("Message", "string", ".status.message",
+                          "Why the rollout is in its phase", priority=1),
+        ),
+        no_server_default=_ROLLOUT_NO_DEFAULT,
+    ),
+    CrdKind(
+        model=AnalysisTemplate,
+        kind="AnalysisTemplate",
+        plural="analysistemplates",
+        short_names=("at",),
+        description=(
+            "AnalysisTemplate describes the metrics that decide whether a canary is "
+            "healthy; Rollouts reference it from analysis steps and background analysis."
+        ),
+    ),
+    CrdKind(
+        model=ClusterAnalysisTemplate,
+        kind="ClusterAnalysisTemplate",
+        plural="clusteranalysistemplates",
+        short_names=("cat",),
+        description=(
+            "ClusterAnalysisTemplate is an AnalysisTemplate that Rollouts of every "
+            "namespace can reference (with clusterScope: true)."
+        ),
+        namespaced=False,
+    ),
+    CrdKind(
+        model=AnalysisRun,
+        kind="AnalysisRun",
+        plural="analysisruns",
+        short_names=("ar",),
+        description=(
+            "AnalysisRun is one execution of analysis templates: it takes measurements "
+            "and assesses them as Successful, Failed, Inconclusive or Error."
+        ),
+        status_subresource=True,
+        columns=(
+            PrinterColumn("Phase", "string", ".status.phase", "Phase of the analysis run"),
+            _AGE,
+            PrinterColumn("Message", "string", ".status.message",
+                          "Why the run is in its phase", priority=1),
+        ),
+    ),
+)
+
+# Keys of a pydantic JSON schema node that carry over to OpenAPI v3 unchanged.
+_KEPT = (
+    "description", "format", "pattern", "enum",
+    "minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems",
+    "multipleOf", "minProperties", "maxProperties",
+)
+# Keys the converter handles itself or drops on purpose.
+_HANDLED = {
+    "$ref", "$defs", "anyOf", "type", "properties", "required", "items",
+    "additionalProperties", "default", "title", "const", "exclusiveMinimum",
+    "exclusiveMaximum", "examples", "uniqueItems", "deprecated", "readOnly", "writeOnly",
+}
+# Formats kube-apiserver knows; pydantic's others are dropped rather than rejected.
+_FORMATS = {"date-time", "date", "int32", "int64", "float", "double", "byte", "uri",
+            "email", "hostname", "ipv4", "ipv6", "uuid", "duration", "password"}
+
+_ROOT_DESCRIPTIONS = {
+    "apiVersion": (
+        "APIVersion defines the versioned schema of this representation of an object. "
+        "Servers should convert recognized schemas to the latest internal value, and may "
+        "reject unrecognized values."
+    ),
+    "kind": (
+        "Kind is a string value representing the REST resource this object represents. "
+        "Servers may infer this from the endpoint the client submits requests to. "
+        "In CamelCase."
+    ),
+}
+
+
+class _Converter:
+    def __init__(self, defs: dict[str, Any], no_default: frozenset[tuple[str, str]]) -> None:
+        self.defs = defs
+        self.no_default = no_default
+
+    def convert(self, node: dict[str, Any], path: str) -> dict[str, Any]:
+        """The structural form of one schema node (a new dict; the input is untouched)."""
+        node = self._resolve(node, path)
+        unknown = set(node) - _HANDLED - set(_KEPT)
+        if unknown:
+            raise SchemaError(f"{path or '<root>'}: cannot express {sorted(unknown)} in a CRD")
+        if "anyOf" in node:
+            return self._any_of(node, path)
+        out: dict[str, Any] = {}
+        for key in _KEPT:
+            if key in node:
+                out[key] = node[key]
+        if "description" in out:  # docstrings use reST literals; kubectl explain shows text
+            out["description"] = str(out["description"]).replace("``", "`")
+        if "format" in out and out["format"] not in _FORMATS:
+            del out["format"]
+        for key, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+            if key in node:  # JSON Schema 2020 number -> OpenAPI 3.0 boolean flag
+                out[bound] = node[key]
+                out[key] = True
+        if "const" in node:
+            out["enum"] = [node["const"]]
+        if node.get("examples"):
+            out["example"] = node["examples"][0]
+        if node.get("uniqueItems"):  # CRDs refuse uniqueItems; a set list says the same
+            out["x-kubernetes-list-type"] = "set"
+        if node.get("default") is not None:
+            out["default"] = node["default"]
+        kind = node.get("type")
+        if kind is None and "const" in node:
+            kind = _json_type(node["const"])
+        if kind is None and "enum" in node:
+            types = {_json_type(v) for v in node["enum"]}
+            kind = types.pop() if len(types) == 1 else None
+        if kind is None:
+            if set(node) - {"description", "default", "title"}:
+                raise SchemaError(f"{path}: a node without a type: {node}")
+            # Any: any JSON value, kept as it is.
+            out["x-kubernetes-preserve-unknown-fields"] = True
+            return out
+        if isinstance(kind, list):
+            raise SchemaError(f"{path}: several types {kind}")
+        out["type"] = kind
+        if kind == "object":
+            self._object(node, out, path)
+        elif kind == "array":
+            if "items" not in node:
+                raise SchemaError(f"{path}: an array without items")
+            out["items"] = self.convert(node["items"], f"{path}[]")
+        return out
+
+    def _resolve(self, node: dict[str, Any], path: str) -> dict[str, Any]:
+        while "$ref" in node:
+            ref = node["$ref"]
+            prefix = "#/$defs/"
+            if not ref.startswith(prefix) or ref[len(prefix):] not in self.defs:
+                raise SchemaError(f"{path}: unresolvable $ref {ref}")
+            target = dict(self.defs[ref[len(prefix):]])
+            siblings = {k: v for k, v in node.items() if k != "$ref"}
+            # Sibling keys (a field's own description or default) win over the target's.
+            target.update(siblings)
+            target["title"] = ref[len(prefix):]  # the model's name, which _object looks up
+            node = target
+        return node
+
+    def _any_of(self, node: dict[str, Any], path: str) -> dict[str, Any]:
+        options = [self._resolve(o, path) for o in node["anyOf"]]
+        options = [o for o in options if o.get("type") != "null"]
+        outer = {k: v for k, v in node.items() if k != "anyOf"}
+        if len(options) == 1:
+            merged = {**options[0], **outer}
+            if "title" in options[0]:  # the model's name, which _object looks up
+                merged["title"] = options[0]["title"]
+            return self.convert(merged, path)
+        types = sorted(str(o.get("type")) for o in options)
+        if types == ["integer", "string"]:
+            # The form controller-gen writes, which kubectl explain shows as <IntOrString>.
+            out: dict[str, Any] = {"anyOf": [{"type": "integer"}, {"type": "string"}],
+                                   "x-kubernetes-int-or-string": True}
+            if "description" in outer:
+                out["description"] = outer["description"]
+            if outer.get("default") is not None:
+                out["default"] = outer["default"]
+            return out
+        raise SchemaError(f"{path}: a union of {types} has no structural form")
+
+    def _object(self, node: dict[str, Any], out: dict[str, Any], path: str) -> None:
+        properties = node.get("properties")
+        additional = node.get("additionalProperties")
+        if properties:
+            owner = str(node.get("title", ""))
+            converted: dict[str, Any] = {}
+            for name, prop in properties.items():
+                child = self.convert(prop, f"{path}.{name}" if path else name)
+                if (owner, name) in self.no_default:
+                    child.pop("default", None)
+                converted[name] = child
+            out["properties"] = converted
+            required = [r for r in node.get("required", []) if r in properties]
+            if required:
+                out["required"] = required
+        elif isinstance(additional, dict):
+            out["additionalProperties"] = self.convert(additional, f"{path}.*")
+        elif additional is False or properties is not None:
+            pass  # a model without fields: an empty object, anything in it is pruned
+        else:
+            # dict[str, Any] or an object with no declared fields: keep what comes.
+            out["x-kubernetes-preserve-unknown-fields"] = True
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    raise SchemaError(f"cannot type the constant {value!r}")
+
+
+def structural_schema(
+    model: type[BaseModel],
+    description: str = "",
+    no_server_default: frozenset[tuple[str, str]] = frozenset(),
+) -> dict[str, Any]:
+    """The ``openAPIV3Schema`` of a top-level resource model."""
+    source = model.model_json_schema(by_alias=True, mode="validation")
+    converter = _Converter(source.get("$defs", {}), no_server_default)
+    properties = source.get("properties", {})
+    out_properties: dict[str, Any] = {}
+    for name, prop in properties.items():
+        if name in _ROOT_DESCRIPTIONS:
+            out_properties[name] = {"type": "string", "description": _ROOT_DESCRIPTIONS[name]}
+        elif name == "metadata":
+            out_properties[name] = {"type": "object"}
+        else:
+            out_properties[name] = converter.convert(prop, name)
+    schema: dict[str, Any] = {"type": "object", "properties": out_properties}
+    if description or source.get("description"):
+        schema["description"] = description or source["description"]
+    required = [r for r in source.get("required", []) if r not in _ROOT_DESCRIPTIONS
+                and r != "metadata"]
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def crd(kind: CrdKind) -> dict[str, Any]:
+    """The CustomResourceDefinition of one kind."""
+    version: dict[str, Any] = {
+        "name": VERSION,
+        "served": True,
+        "storage": True,
+        "schema": {
+            "openAPIV3Schema": structural_schema(kind.model, kind.description,
+                                                 kind.no_server_default),
+        },
+        "additionalPrinterColumns": [c.to_dict() for c in kind.columns],
+    }
+    subresources: dict[str, Any] = {}
+    if kind.status_subresource:
+        subresources["status"] = {}
+    if kind.scale_subresource:
+        subresources["scale"] = {
+            "specReplicasPath": ".spec.replicas",
+            "statusReplicasPath": ".status.replicas",
+            "labelSelectorPath": ".status.selector",
+        }
+    if subresources:
+        version["subresources"] = subresources
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": kind.name},
+        "spec": {
+            "group": GROUP,
+            "names": {
+                "kind": kind.kind,
+                "listKind": f"{kind.kind}List",
+                "plural": kind.plural,
+                "singular": kind.singular,
+                "shortNames": list(kind.short_names),
+                "categories": [CATEGORY],
+            },
+            "scope": "Namespaced" if kind.namespaced else "Cluster",
+            "versions": [version],
+        },
+    }
+
+
+def all_crds() -> list[dict[str, Any]]:
+    """Every CRD of the project, in a stable order."""
+    return [crd(kind) for kind in CRD_KINDS]
+
+
+def crd_filename(definition: dict[str, Any]) -> str:
+    """``rollouts.dev_rollouts.yaml``: group and plural, as controller-gen names them."""
+    spec = definition["spec"]
+    return f"{spec['group']}_{spec['names']['plural']}.yaml"
+
+
+# --- structural checks -------------------------------------------------------------
+
+_VALUE_VALIDATION = ("allOf", "anyOf", "oneOf", "not")
+_FORBIDDEN_IN_JUNCTORS = ("description", "type", "default", "additionalProperties", "nullable")
+_ALLOWED_KEYS = {
+    "type", "description", "format", "pattern", "enum", "default", "nullable",
+    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
+    "minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties",
+    "properties", "additionalProperties", "items", "required", "uniqueItems",
+    "allOf", "anyOf", "oneOf", "not", "example", "externalDocs", "title",
+    "x-kubernetes-int-or-string", "x-kubernetes-preserve-unknown-fields",
+    "x-kubernetes-embedded-resource", "x-kubernetes-list-type", "x-kubernetes-list-map-keys",
+    "x-kubernetes-map-type", "x-kubernetes-validations",
+}
+_TYPES = {"object", "array", "string", "integer", "number", "boolean"}
+_INT_OR_STRING = [{"type": "integer"}, {"type": "string"}]
+
+
+def structural_problems(schema: dict[str, Any]) -> list[str]:
+    """Ways ``schema`` (an ``openAPIV3Schema``) breaks Kubernetes' structural-schema rules.
+
+    Checked: no ``$ref``/``$defs``; a type on every node unless it is int-or-string or
+    preserves unknown fields; known types and keys only; ``properties`` and
+    ``additionalProperties`` not together and never ``additionalProperties: false``;
+    value validations (``anyOf`` ...) only in the int-or-string pattern; the root
+    metadata at most restricts name and generateName; defaults valid for their node.
+    """
+    problems: list[str] = []
+    _check_node(schema, "", problems, root=True)
+    return problems
+
+
+def _check_node(node: Any, path: str, problems: list[str], root: bool = False) -> None:
+    where = path or "<root>"
+    if not isinstance(node, dict):
+        problems.append(f"{where}: a schema must be a mapping")
+        return
+    for key in node:
+        if key not in _ALLOWED_KEYS:
+            problems.append(f"{where}: {key} is not allowed in a CRD schema")
+    int_or_string = node.get("x-kubernetes-int-or-string") is True
+    preserve = node.get("x-kubernetes-preserve-unknown-fields") is True
+    if "x-kubernetes-preserve-unknown-fields" in node and not preserve:
+        problems.append(f"{where}: x-kubernetes-preserve-unknown-fields must be true or absent")
+    kind = node.get("type")
+    if kind is None and not (int_or_string or preserve):
+        problems.append(f"{where}: type is required")
+    elif kind is not None and kind not in _TYPES:
+        problems.append(f"{where}: unknown type {kind!r}")
+    if int_or_string and kind is not None:
+        problems.append(f"{where}: x-kubernetes-int-or-string must not have a type")
+    for junctor in _VALUE_VALIDATION:
+        if junctor not in node:
+            continue
+        if junctor == "anyOf" and int_or_string and node[junctor] == _INT_OR_STRING:
+            continue
+        options = node[junctor] if isinstance(node[junctor], list) else [node[junctor]]
+        for option in options:
+            for key in _FORBIDDEN_IN_JUNCTORS:
+                if isinstance(option, dict) and key in option:
+                    problems.append(f"{where}: {key} inside {junctor}")
+            if isinstance(option, dict) and ("properties" in option or "items" in option):
+                problems.append(f"{where}: fields declared inside {junctor}")
+    properties = node.get("properties")
+    additional = node.get("additionalProperties")
+    if additional is False:
+        problems.append(f"{where}: additionalProperties: false is not allowed")
+    if properties and isinstance(additional, dict):
+        problems.append(f"{where}: properties and additionalProperties are mutually exclusive")
+    if node.get("uniqueItems") is True:
+        problems.append(f"{where}: uniqueItems is not allowed (use x-kubernetes-list-type: set)")
+    if (properties is not None or additional is not None) and kind not in (None, "object"):
+        problems.append(f"{where}: properties on a non-object")
+    if kind == "array" and "items" not in node:
+        problems.append(f"{where}: an array needs items")
+    if "items" in node and kind != "array":
+        problems.append(f"{where}: items on a non-array")
+    for name in node.get("required", []):
+        if properties is None or name not in properties:
+            problems.append(f"{where}: required field {name!r} is not declared")
+    if "default" in node:
+        problems += [f"{where}: default {d}" for d in _value_problems(node["default"], node)]
+    for name, child in (properties or {}).items():
+        child_path = f"{path}.{name}" if path else name
+        if root and name == "metadata":
+            extra = set(child) - {"type", "description", "properties"} if isinstance(
+                child, dict) else set()
+            restricted = set((child.get("properties") or {}) if isinstance(child, dict) else {})
+            if extra or restricted - {"name", "generateName"} or (
+                    isinstance(child, dict) and child.get("type") != "object"):
+                problems.append("metadata: only name and generateName may be restricted")
+            continue
+        _check_node(child, child_path, problems)
+    if isinstance(additional, dict):
+        _check_node(additional, f"{path}.*", problems)
+    if "items" in node:
+        _check_node(node["items"], f"{path}[]", problems)
+
+
+def _value_problems(value: Any, node: dict[str, Any]) -> list[str]:
+    """Why ``value`` does not fit ``node`` (a light check, enough for defaults)."""
+    if node.get("x-kubernetes-preserve-unknown-fields") is True and "type" not in node:
+        return []
+    if node.get("x-kubernetes-int-or-string") is True:
+        ok = isinstance(value, int | str) and not isinstance(value, bool)
+        return [] if ok else [f"{value!r} is neither an integer nor a string"]
+    kind = node.get("type")
+    checks: dict[str, Any] = {
+        "string": lambda v: isinstance(v, str),
+        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+        "boolean": lambda v: isinstance(v, bool),
+        "object": lambda v: isinstance(v, dict),
+        "array": lambda v: isinstance(v, list),
+    }
+    if kind in checks and not checks[kind](value):
+        return [f"{value!r} is not of type {kind}"]
+    if "enum" in node and value not in node["enum"]:
+        return [f"{value!r} is not one of {node['enum']}"]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if "minimum" in node and value < node["minimum"]:
+            return [f"{value!r} is below the minimum {node['minimum']}"]
+        if "maximum" in node and value > node["maximum"]:
+            return [f"{value!r} is above the maximum {node['maximum']}"]
+    return []
