@@ -39,6 +39,7 @@ class Model(BaseModel):
         populate_by_name=True,
         extra="forbid",
         validate_assignment=False,
+        use_attribute_docstrings=True,
     )
 
     def to_dict(self) -> dict[str, Any]:
