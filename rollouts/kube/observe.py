@@ -1,0 +1,192 @@
+"""Gather what the decision core needs to know about one Rollout from the API.
+
+ReplicaSets and AnalysisRuns count only when the Rollout owns them (ownerReference
+uid); routes are read back and their weights trusted only as far as their parents'
+status says (Accepted at the route's current generation), as Flagger does.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+from rollouts.api.rollout import HeaderRoutingMatch, MirrorRouteMatch, Rollout
+from rollouts.canary.steps import max_weight
+from rollouts.canary.types import (
+    AnalysisRunView,
+    HeaderRoute,
+    MirrorRoute,
+    Observed,
+    ReplicaSetView,
+    RouteView,
+)
+from rollouts.kube import names
+from rollouts.kube.api import Kube, NotFound
+from rollouts.traffic.httproute import RouteError, canary_share, managed_rule_names
+
+__all__ = ["observe", "owned_by", "parents_verdict", "route_view"]
+
+Obj = dict[str, Any]
+
+
+def owned_by(obj: Obj, uid: str | None) -> bool:
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return uid is not None and any(ref.get("uid") == uid for ref in refs)
+
+
+def _replica_set_view(rs: Obj) -> ReplicaSetView | None:
+    meta = rs.get("metadata") or {}
+    pod_hash = (meta.get("labels") or {}).get(names.HASH_LABEL)
+    if not pod_hash:
+        return None
+    annotations = meta.get("annotations") or {}
+    deadline = annotations.get(names.SCALE_DOWN_ANNOTATION)
+    status = rs.get("status") or {}
+    return ReplicaSetView(
+        pod_template_hash=pod_hash,
+        replicas=int((rs.get("spec") or {}).get("replicas") or 0),
+        ready_replicas=int(status.get("readyReplicas") or 0),
+        available_replicas=int(status.get("availableReplicas") or 0),
+        revision=int(annotations.get(names.REVISION_ANNOTATION) or 0),
+        scale_down_deadline=datetime.fromisoformat(deadline) if deadline else None,
+        name=meta.get("name", ""),
+    )
+
+
+def _same_parent(ref: Obj, entry: Obj, route_namespace: str) -> bool:
+    other = entry.get("parentRef") or {}
+    return (ref.get("name") == other.get("name")
+            and (ref.get("namespace") or route_namespace)
+            == (other.get("namespace") or route_namespace)
+            and ref.get("sectionName") == other.get("sectionName")
+            and ref.get("port") == other.get("port"))
+
+
+def parents_verdict(route: Obj) -> tuple[bool, str]:
+    """Whether every parent Accepted the route at its current generation, and if not, why."""
+    meta = route.get("metadata") or {}
+    generation = int(meta.get("generation") or 0)
+    namespace = meta.get("namespace") or ""
+    parents = (route.get("spec") or {}).get("parentRefs") or []
+    entries = (route.get("status") or {}).get("parents") or []
+    if not parents:
+        return False, "it has no parentRefs"
+    for ref in parents:
+        parent = ref.get("name")
+        entry = next((e for e in entries if _same_parent(ref, e, namespace)), None)
+        if entry is None:
+            return False, (f"no gateway controller has reported on it for parent {parent}")
+        accepted = next((c for c in entry.get("conditions") or []
+                         if c.get("type") == "Accepted"), None)
+        if accepted is None:
+            return False, f"parent {parent} has not reported Accepted yet"
+        if accepted.get("status") != "True":
+            return False, (f"parent {parent} did not accept it: {accepted.get('reason')}: "
+                           f"{accepted.get('message', '')}")
+        seen = int(accepted.get("observedGeneration") or 0)
+        if seen < generation:
+            return False, (f"parent {parent} has accepted generation {seen}, the route is at "
+                           f"generation {generation}")
+    return True, ""
+
+
+def _managed(route: Obj) -> tuple[tuple[HeaderRoute, ...], tuple[MirrorRoute, ...]]:
+    annotations = (route.get("metadata") or {}).get("annotations") or {}
+    try:
+        recorded = json.loads(annotations.get(names.MANAGED_ROUTES_ANNOTATION) or "{}")
+    except json.JSONDecodeError:
+        recorded = {}
+    present = set(managed_rule_names(route))
+    headers, mirrors = [], []
+    for name, entry in sorted(recorded.items()):
+        if name not in present:
+            continue
+        if entry.get("kind") == "header":
+            headers.append(HeaderRoute(name, tuple(HeaderRoutingMatch.model_validate(m)
+                                                   for m in entry.get("match") or [])))
+        elif entry.get("kind") == "mirror":
+            mirrors.append(MirrorRoute(name, float(entry.get("percentage", 100)),
+                                       tuple(MirrorRouteMatch.model_validate(m)
+                                             for m in entry.get("match") or [])))
+    return tuple(headers), tuple(mirrors)
+
+
+def route_view(route: Obj | None, name: str, namespace: str, kind: str,
+               rollout: Rollout) -> RouteView:
+    """What a route carries for the Rollout, and whether its gateway has verified it."""
+    kind_literal: Literal["HTTPRoute", "GRPCRoute"] = (
+        "GRPCRoute" if kind == "GRPCRoute" else "HTTPRoute")
+    if route is None:
+        return RouteView(name, namespace, kind_literal, exists=False, canary_weight=None,
+                         verified=False)
+    canary = rollout.canary
+    assert canary.canary_service and canary.stable_service
+    try:
+        share = canary_share(route, canary.canary_service, canary.stable_service)
+    except RouteError as error:
+        return RouteView(name, namespace, kind_literal, canary_weight=None, verified=False,
+                         waiting_for=str(error))
+    weight = None if share is None else round(share * max_weight(rollout), 6)
+    verified, why = parents_verdict(route)
+    headers, mirrors = _managed(route)
+    return RouteView(name, namespace, kind_literal, canary_weight=weight, verified=verified,
+                     waiting_for=why, header_routes=headers, mirror_routes=mirrors)
+
+
+def _routes(kube: Kube, rollout: Rollout, namespace: str) -> tuple[RouteView, ...]:
+    routing = rollout.canary.traffic_routing
+    gateway = routing.gateway_api if routing else None
+    if gateway is None:
+        return ()
+    views = []
+    for kind, refs in ((names.HTTP_ROUTE, gateway.http_routes or []),
+                       (names.GRPC_ROUTE, gateway.grpc_routes or [])):
+        for ref in refs:
+            route_ns = ref.namespace or namespace
+            views.append(route_view(kube.find(kind, ref.name, route_ns), ref.name, route_ns,
+                                    kind[1], rollout))
+    return tuple(views)
+
+
+def _selector(rollout: Rollout) -> str:
+    labels = rollout.spec.selector.match_labels if rollout.spec.selector else None
+    return ",".join(f"{k}={v}" for k, v in sorted((labels or {}).items()))
+
+
+def observe(kube: Kube, rollout: Rollout) -> Observed:
+    """The world as the core needs it, for ``rollout`` (which must have a namespace)."""
+    namespace = rollout.metadata.namespace or "default"
+    uid = rollout.metadata.uid
+    template: dict[str, Any] | None = None
+    ref = rollout.spec.workload_ref
+    if ref is not None:
+        deployment = kube.find(names.DEPLOYMENT, ref.name, namespace)
+        template = ((deployment or {}).get("spec") or {}).get("template")
+    replica_sets = [
+        view for rs in kube.list(names.REPLICA_SET, namespace, _selector(rollout) or None)
+        if owned_by(rs, uid) and (view := _replica_set_view(rs)) is not None
+    ]
+    runs = [
+        AnalysisRunView(run["metadata"]["name"], (run.get("status") or {}).get("phase")
+                        or "Pending", (run.get("status") or {}).get("message") or "")
+        for run in kube.list(names.ANALYSIS_RUN, namespace,
+                             f"{names.ROLLOUT_LABEL}={rollout.metadata.name}")
+        if owned_by(run, uid)
+    ]
+    services: dict[str, str | None] = {}
+    for service in (rollout.canary.canary_service, rollout.canary.stable_service):
+        if service:
+            try:
+                selector = (kube.get(names.SERVICE, service, namespace).get("spec") or {}).get(
+                    "selector") or {}
+                services[service] = selector.get(names.HASH_LABEL)
+            except NotFound:
+                services[service] = None
+    return Observed(
+        replica_sets=tuple(sorted(replica_sets, key=lambda rs: rs.pod_template_hash)),
+        routes=_routes(kube, rollout, namespace),
+        analysis_runs=tuple(sorted(runs, key=lambda r: r.name)),
+        services=services,
+        template=template,
+    )

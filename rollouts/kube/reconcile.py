@@ -1,0 +1,97 @@
+"""One reconcile of one Rollout: read, observe, decide, act, write the status once.
+
+This is the whole operator loop for a Rollout, minus the scheduling (``handlers``).
+It returns when to look again. Nothing here decides anything: the decision core does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from rollouts.api.reasons import Reason
+from rollouts.api.rollout import Rollout
+from rollouts.canary.decide import decide
+from rollouts.canary.types import EmitEvent
+from rollouts.kube import names
+from rollouts.kube.api import Conflict, Kube
+from rollouts.kube.executor import Executor
+from rollouts.kube.observe import observe
+from rollouts.kube.status import merge_patch
+
+__all__ = ["ERROR_RETRY_SECONDS", "Outcome", "reconcile"]
+
+ERROR_RETRY_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    requeue_after: float | None
+    error: str | None = None
+    routes: tuple[tuple[str, str], ...] = ()
+    """(namespace, name) of the routes the Rollout uses, for wake-ups on route events."""
+
+
+def _status_write(kube: Kube, document: dict[str, Any], new_status: dict[str, Any]) -> bool:
+    """Write the status difference; False if the Rollout changed meanwhile (conflict)."""
+    patch = merge_patch(document.get("status") or {}, new_status)
+    if not patch:
+        return True
+    meta = document["metadata"]
+    try:
+        kube.patch(names.ROLLOUT, meta["name"], {
+            "metadata": {"resourceVersion": meta.get("resourceVersion")}, "status": patch},
+            meta.get("namespace"), status=True)
+    except Conflict:
+        return False
+    return True
+
+
+def _invalid_document(kube: Kube, document: dict[str, Any], error: ValidationError,
+                      now: datetime) -> Outcome:
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+    stamp = now.isoformat().replace("+00:00", "Z")
+    status = dict(document.get("status") or {})
+    status.update({"phase": "Degraded", "message": f"InvalidSpec: {problems}", "conditions": [
+        {"type": "InvalidSpec", "status": "True", "reason": Reason.INVALID_SPEC,
+         "message": problems, "lastTransitionTime": stamp, "lastUpdateTime": stamp}]})
+    _status_write(kube, document, status)
+    return Outcome(None, problems)
+
+
+def reconcile(kube: Kube, namespace: str, name: str, now: datetime | None = None) -> Outcome:
+    """Reconcile the Rollout ``namespace/name`` once."""
+    now = now or datetime.now(UTC)
+    document = kube.find(names.ROLLOUT, name, namespace)
+    if document is None or (document.get("metadata") or {}).get("deletionTimestamp"):
+        return Outcome(None)
+    clean = {k: v for k, v in document.items() if k != "metadata"}
+    clean["metadata"] = {k: v for k, v in document["metadata"].items() if k != "managedFields"}
+    try:
+        rollout = Rollout.model_validate(clean)
+    except ValidationError as error:
+        return _invalid_document(kube, document, error, now)
+    observed = observe(kube, rollout)
+    decision = decide(rollout, observed, now)
+    template = dict(observed.template) if observed.template is not None \
+        else rollout.spec.template
+    revision = 1 + max((rs.revision for rs in observed.replica_sets), default=0)
+    executor = Executor(kube, rollout, document, template, revision, now)
+    failure = executor.run(decision.actions)
+    status = decision.status.to_dict()
+    if failure is not None:
+        status["message"] = f"{status.get('message') or ''}; {failure}".lstrip("; ")
+        executor.run([EmitEvent("ReconcileError", failure, "Warning")])
+    routes = tuple((view.namespace, view.name) for view in observed.routes)
+    if not _status_write(kube, document, status):
+        return Outcome(0.0, None, routes)
+    if failure is not None:
+        return Outcome(ERROR_RETRY_SECONDS, failure, routes)
+    if decision.actions:
+        # Our own writes come back as watch events; look again soon in case they do not.
+        return Outcome(min(decision.requeue_after or 2.0, 2.0), None, routes)
+    return Outcome(decision.requeue_after, None, routes)
