@@ -6,6 +6,7 @@ import click
 
 from rollouts import __version__
 from rollouts.cli.crds import crds
+from rollouts.cli.install import install_command
 from rollouts.cli.lint import lint
 from rollouts.cli.operator import operator_command
 from rollouts.cli.simulate import simulate_command
@@ -20,6 +21,7 @@ def cli() -> None:
 
 
 cli.add_command(crds)
+cli.add_command(install_command)
 cli.add_command(lint)
 cli.add_command(operator_command)
 cli.add_command(simulate_command)

@@ -59,7 +59,7 @@ class Cluster:
 def cluster() -> Iterator[Cluster]:
     with ServerThread(workloads=True) as server:
         c = Cluster(server)
-        crds = sorted((REPO / "crds").glob("*.yaml")) + [GATEWAY_CRDS / "httproutes.yaml"]
+        crds = [*sorted((REPO / "crds").glob("*.yaml")), GATEWAY_CRDS / "httproutes.yaml"]
         c.apply([yaml.safe_load(p.read_text()) for p in crds])
         yield c
 

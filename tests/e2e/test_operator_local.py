@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rollouts.kube import names
+from rollouts.kube.rbac import PERMISSIONS, allowed
 from tests.e2e.conftest import Cluster, RunningOperator, eventually
 
 MANIFESTS = """
@@ -114,3 +115,30 @@ def test_rollout_progresses_through_every_step_to_healthy(
         "replicas"] == 0, 30, what="old ReplicaSet scaled down after the delay")
     stable_svc = cluster.kube.get(names.SERVICE, "demo-stable", "default")
     assert stable_svc["spec"]["selector"][names.HASH_LABEL] == final["stableRS"]
+
+
+def test_every_api_call_of_a_rollout_is_allowed_by_the_installed_rbac(
+        cluster: Cluster, operator: RunningOperator) -> None:
+    cluster.apply_yaml(MANIFESTS)
+    eventually(lambda: phase(cluster) == "Healthy", 60, what="first revision Healthy")
+    first = rollout(cluster)["status"]["stableRS"]
+    cluster.kube.patch(names.ROLLOUT, "demo", {"spec": {"strategy": {"canary": {"steps": [
+        {"setWeight": 50}]}}}}, "default")
+    cluster.kube.patch(names.ROLLOUT, "demo", {"spec": {"template": {"metadata": {
+        "annotations": {"rev": "2"}}}}}, "default")
+    eventually(lambda: phase(cluster) == "Healthy" and weight(cluster) == 0
+               and rollout(cluster)["status"]["stableRS"] != first, 60,
+               what="second revision promoted")
+    calls = {(verb, api_version, kind) for verb, api_version, kind, _ in operator.kube.calls}
+    assert {("create", "apps/v1", "ReplicaSet"), ("patch", "v1", "Service"),
+            ("update", "gateway.networking.k8s.io/v1", "HTTPRoute"),
+            ("patch", "rollouts.dev/v1alpha1", "Rollout/status"),
+            ("create", "v1", "Event")} <= calls, "the run exercised the operator's writes"
+    denied = sorted(call for call in calls if not allowed(*call))
+    assert denied == [], f"calls the installed RBAC does not allow: {denied}"
+    for group, plural in (("rollouts.dev", "rollouts"), ("apps", "replicasets"),
+                          ("rollouts.dev", "analysisruns"),
+                          ("gateway.networking.k8s.io", "httproutes"),
+                          ("gateway.networking.k8s.io", "grpcroutes")):
+        verbs = PERMISSIONS[(group, plural)]
+        assert {"list", "watch"} <= set(verbs), f"kopf watches {plural}"

@@ -1,0 +1,71 @@
+"""Reading routes back: weights are trusted only once every parent accepted the route at
+its current generation (as Flagger checks), and a route that cannot carry the canary
+says why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rollouts.kube.observe import parents_verdict, route_view
+from tests.canary.support import make_rollout
+
+
+def route(generation: int = 3, parents: list[dict[str, Any]] | None = None,
+          weights: tuple[int, int] = (900_000, 100_000)) -> dict[str, Any]:
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        "metadata": {"name": "web", "namespace": "default", "generation": generation},
+        "spec": {"parentRefs": [{"name": "gw"}], "rules": [{"backendRefs": [
+            {"name": "web-stable", "port": 80, "weight": weights[0]},
+            {"name": "web-canary", "port": 80, "weight": weights[1]}]}]},
+        "status": {"parents": parents or []},
+    }
+
+
+def accepted(generation: int, status: str = "True", name: str = "gw") -> dict[str, Any]:
+    return {"parentRef": {"name": name}, "controllerName": "rollouts.dev/gateway-controller",
+            "conditions": [{"type": "Accepted", "status": status, "reason": "Accepted",
+                            "observedGeneration": generation, "message": "m"}]}
+
+
+def test_accepted_at_current_generation_is_verified() -> None:
+    assert parents_verdict(route(3, [accepted(3)])) == (True, "")
+
+
+def test_stale_generation_is_not_verified() -> None:
+    ok, why = parents_verdict(route(4, [accepted(3)]))
+    assert not ok
+    assert why == "parent gw has accepted generation 3, the route is at generation 4"
+
+
+def test_no_controller_reporting_is_named() -> None:
+    ok, why = parents_verdict(route(1, []))
+    assert (ok, why) == (False, "no gateway controller has reported on it for parent gw")
+
+
+def test_not_accepted_gives_the_reason() -> None:
+    ok, why = parents_verdict(route(1, [accepted(1, "False")]))
+    assert not ok and why.startswith("parent gw did not accept it: Accepted")
+
+
+def test_another_parent_entry_does_not_count() -> None:
+    ok, _ = parents_verdict(route(1, [accepted(1, name="other")]))
+    assert not ok
+
+
+def test_route_view_reads_the_weight_in_set_weight_units() -> None:
+    view = route_view(route(2, [accepted(2)]), "web", "default", "HTTPRoute", make_rollout())
+    assert (view.canary_weight, view.verified) == (10.0, True)
+
+
+def test_route_view_of_a_missing_route() -> None:
+    view = route_view(None, "web", "default", "HTTPRoute", make_rollout())
+    assert not view.exists and view.canary_weight is None
+
+
+def test_route_without_the_canary_backend_explains() -> None:
+    broken = route()
+    broken["spec"]["rules"][0]["backendRefs"].pop()
+    view = route_view(broken, "web", "default", "HTTPRoute", make_rollout())
+    assert view.canary_weight is None
+    assert "has a backendRef to web-stable but none to web-canary" in view.waiting_for

@@ -1,0 +1,42 @@
+"""The install manifests: least privilege, no wildcards, and in sync with examples/."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from rollouts.kube.rbac import install_manifests
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_rules_have_no_wildcards_and_grant_no_deletes_or_secret_writes() -> None:
+    roles = [d for d in install_manifests() if d["kind"] in ("ClusterRole", "Role")]
+    rules = [rule for role in roles for rule in role["rules"]]
+    assert rules
+    for rule in rules:
+        for field in ("apiGroups", "resources", "verbs"):
+            assert "*" not in rule[field], rule
+    secrets = [r for r in rules if "secrets" in r["resources"]]
+    assert [r["verbs"] for r in secrets] == [["get"]]
+
+
+def test_manifests_hold_namespace_crds_identity_rbac_and_deployment() -> None:
+    kinds = [d["kind"] for d in install_manifests()]
+    assert kinds[0] == "Namespace"
+    assert kinds.count("CustomResourceDefinition") == 4
+    for kind in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding",
+                 "Deployment"):
+        assert kind in kinds
+
+
+def test_examples_install_is_what_rollouts_install_prints() -> None:
+    printed = subprocess.run([sys.executable, "-m", "rollouts.cli.main", "install"],
+                             capture_output=True, text=True, check=True).stdout
+    assert printed == (REPO / "examples" / "install" / "rollouts.yaml").read_text(), \
+        "run `rollouts install > examples/install/rollouts.yaml`"
+    assert [d["kind"] for d in yaml.safe_load_all(printed)] == [
+        d["kind"] for d in install_manifests()]
