@@ -43,21 +43,25 @@ async def run_operator(kube: Kube, *, namespaces: Sequence[str] = (),
     settings.watching.server_timeout = 60
     settings.watching.reconnect_backoff = 1.0
     kopf_stop: asyncio.Event = asyncio.Event()
-    tasks = [asyncio.create_task(kopf.operator(
+    kopf_task = asyncio.create_task(kopf.operator(
         registry=registry, settings=settings, standalone=True,
-        clusterwide=not namespaces, namespaces=list(namespaces), stop_flag=kopf_stop))]
+        clusterwide=not namespaces, namespaces=list(namespaces), stop_flag=kopf_stop),
+        name="kopf")
+    watchers = []
     if elector is not None:
-        tasks.append(asyncio.create_task(elector.hold(), name="lease"))
+        watchers.append(asyncio.create_task(elector.hold(), name="lease"))
     if stop is not None:
-        tasks.append(asyncio.create_task(_wait(stop), name="stop"))
+        watchers.append(asyncio.create_task(_wait(stop), name="stop"))
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait([kopf_task, *watchers], return_when=asyncio.FIRST_COMPLETED)
     finally:
-        kopf_stop.set()
-        await operator.close()
-        for task in tasks:
+        for task in watchers:
             task.cancel()
-        for task in tasks:
+        await operator.close()
+        kopf_stop.set()  # kopf stops its watchers and handlers gracefully
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(kopf_task, timeout=20)
+        for task in watchers:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         if elector is not None:

@@ -84,6 +84,9 @@ class RunningOperator:
     def stop(self) -> None:
         self.stop_flag.set()
         self.thread.join(timeout=15)
+        if self.thread.is_alive():
+            import faulthandler
+            faulthandler.dump_traceback()
         assert not self.thread.is_alive(), "operator did not stop"
 
 
