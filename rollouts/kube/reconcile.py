@@ -2,10 +2,12 @@
 
 This is the whole operator loop for a Rollout, minus the scheduling (``handlers``).
 It returns when to look again. Nothing here decides anything: the decision core does.
+The new status is written before the actions are carried out (see ``reconcile``).
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +19,7 @@ from rollouts.api.rollout import Rollout
 from rollouts.canary.decide import decide
 from rollouts.canary.types import EmitEvent
 from rollouts.kube import names
-from rollouts.kube.api import Conflict, Kube
+from rollouts.kube.api import ApiError, Conflict, Kube
 from rollouts.kube.executor import Executor
 from rollouts.kube.observe import observe
 from rollouts.kube.status import merge_patch
@@ -77,19 +79,24 @@ def reconcile(kube: Kube, namespace: str, name: str, now: datetime | None = None
         return _invalid_document(kube, document, error, now)
     observed = observe(kube, rollout)
     decision = decide(rollout, observed, now)
+    routes = tuple((view.namespace, view.name) for view in observed.routes)
+    status = decision.status.to_dict()
+    # The status goes first, guarded by the resourceVersion we read: a user's patch
+    # (abort, promote) made meanwhile makes it conflict, and then nothing stale is done;
+    # and the step index never lags behind the traffic the actions are about to move.
+    if not _status_write(kube, document, status):
+        return Outcome(0.0, None, routes)
     template = dict(observed.template) if observed.template is not None \
         else rollout.spec.template
     revision = 1 + max((rs.revision for rs in observed.replica_sets), default=0)
     executor = Executor(kube, rollout, document, template, revision, now)
     failure = executor.run(decision.actions)
-    status = decision.status.to_dict()
     if failure is not None:
-        status["message"] = f"{status.get('message') or ''}; {failure}".lstrip("; ")
+        message = f"{status.get('message') or ''}; {failure}".lstrip("; ")
+        with contextlib.suppress(ApiError):
+            kube.patch(names.ROLLOUT, name, {"status": {"message": message}}, namespace,
+                       status=True)
         executor.run([EmitEvent("ReconcileError", failure, "Warning")])
-    routes = tuple((view.namespace, view.name) for view in observed.routes)
-    if not _status_write(kube, document, status):
-        return Outcome(0.0, None, routes)
-    if failure is not None:
         return Outcome(ERROR_RETRY_SECONDS, failure, routes)
     if decision.actions:
         # Our own writes come back as watch events; look again soon in case they do not.
