@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
-from rollouts.api.base import Duration, KubeObject, Model, duration_seconds
+from rollouts.api.base import KubeObject, Model, duration_seconds
 from rollouts.api.rollout import DryRun, MeasurementRetention
 
 __all__ = [
@@ -164,7 +164,7 @@ class GatewayMetric(Model):
     stat: Literal["success-rate", "latency-p50", "latency-p90", "latency-p99", "requests"] = (
         "success-rate"
     )
-    window: Duration = "60s"
+    window: MetricDuration = "60s"
 
 
 class MetricProvider(Model):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from rollouts import __version__
+from rollouts.cli.analyze import analyze
 from rollouts.cli.crds import crds
 from rollouts.cli.install import install_command
 from rollouts.cli.lint import lint
@@ -20,6 +21,7 @@ def cli() -> None:
     """Progressive delivery for the Kubernetes Gateway API."""
 
 
+cli.add_command(analyze)
 cli.add_command(crds)
 cli.add_command(install_command)
 cli.add_command(lint)
