@@ -88,10 +88,12 @@ class Operator:
         engine = RunEngine(run, persist=persist, secrets=self._secret(namespace),
                            document=document)
         self.engines[(namespace, name)] = engine
+        log.info("AnalysisRun %s/%s: measuring", namespace, name)
         try:
-            await engine.run()
+            final = await engine.run()
         finally:
             self.engines.pop((namespace, name), None)
+        log.info("AnalysisRun %s/%s: %s %s", namespace, name, final.phase, final.message or "")
         return None
 
     def _analysis_event(self, body: Any, event_type: str | None) -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -19,6 +16,7 @@ import requests
 from rollouts.analysis.clock import Clock
 from rollouts.analysis.providers.base import MeasurementError, Observation
 from rollouts.api.analysis import AnalysisRun, AnalysisTemplate, Metric
+from tests.tools import free_port, prometheus_binary
 
 
 def metric(name: str = "m", **fields: Any) -> Metric:
@@ -95,22 +93,6 @@ PROM_USER = "analysis"
 PROM_PASSWORD = "analysis-pass"
 # bcrypt of PROM_PASSWORD (cost 4), as Prometheus' web config wants it
 PROM_HASH = "$2b$04$zP6xadGqT0MriVUX/J5eGee8sJMpdZ4kN38Ff92LQtZVCuS3c4Nkq"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def prometheus_binary() -> str:
-    found = shutil.which("prometheus")
-    if found:
-        return found
-    if os.environ.get("CI"):
-        pytest.fail("the prometheus binary is missing; CI must install Debian's prometheus")
-    pytest.skip("prometheus is not installed (apt-get install -y prometheus)")
-    raise AssertionError  # unreachable
 
 
 class Exporter:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import prometheus_binary
+from tests.tools import prometheus_binary
 
 
 def test_missing_binary_skips_locally(monkeypatch):
