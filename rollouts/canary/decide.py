@@ -34,6 +34,7 @@ from rollouts.api.rollout import (
 from rollouts.api.validation import validate_rollout
 from rollouts.canary.conditions import Facts, derive_conditions, derive_phase
 from rollouts.canary.hashing import pod_template_hash, steps_hash
+from rollouts.canary.history import housekeeping
 from rollouts.canary.plan import Desired, plan_actions
 from rollouts.canary.steps import (
     max_weight,
@@ -589,7 +590,11 @@ class _Recipe:
             st.message = f"ProgressDeadlineExceeded: {deadline_message}"
         else:
             st.message = "; ".join(self.waits) or None
-        actions = plan_actions(self.desired, self.observed)
+        actions = plan_actions(self.desired, self.observed) + tuple(housekeeping(
+            self.rollout, self.observed,
+            keep_replica_sets={self.new_hash, st.stable_rs or "", *self.desired.replicas},
+            keep_runs=self.wanted_runs | set(self._running_runs()),
+            promoted=facts.completed and facts.available))
         weight_events = tuple(
             EmitEvent(Reason.WEIGHT_CHANGED,
                       f"Traffic weight set to {a.canary_weight:g}% canary "

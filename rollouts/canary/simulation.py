@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rollouts.api.rollout import Rollout
@@ -22,6 +22,8 @@ from rollouts.canary.types import (
     AnalysisRunView,
     CreateAnalysisRun,
     Decision,
+    DeleteAnalysisRun,
+    DeleteReplicaSet,
     HeaderRoute,
     MirrorRoute,
     Observed,
@@ -29,6 +31,7 @@ from rollouts.canary.types import (
     ReplicaSetView,
     RouteView,
     ScaleReplicaSet,
+    ScaleWorkload,
     SetHeaderRoute,
     SetMirrorRoute,
     SetWeight,
@@ -64,6 +67,9 @@ class FakeCluster:
     routes: list[RouteView] = field(default_factory=list)
     runs: dict[str, AnalysisRunView] = field(default_factory=dict)
     applied: list[Action] = field(default_factory=list)
+    workload_replicas: int | None = None
+    workload_template: dict[str, Any] | None = None
+    clock: int = 0
 
     def __post_init__(self) -> None:
         canary = self.rollout.canary
@@ -88,6 +94,8 @@ class FakeCluster:
             routes=tuple(self.routes),
             analysis_runs=tuple(self.runs[n] for n in sorted(self.runs)),
             services=dict(self.services),
+            workload_replicas=self.workload_replicas,
+            template=self.workload_template,
         )
 
     def canary_weight(self) -> float:
@@ -134,11 +142,20 @@ class FakeCluster:
                 phase, message = self.verdict(action)
             else:
                 phase, message = "Running", ""
-            self.runs[action.name] = AnalysisRunView(action.name, phase, message)
+            self.clock += 1
+            created = datetime(2000, 1, 1, tzinfo=UTC) + timedelta(seconds=self.clock)
+            self.runs[action.name] = AnalysisRunView(action.name, phase, message, created)
+        elif isinstance(action, DeleteReplicaSet):
+            self.replica_sets.pop(action.pod_template_hash, None)
+        elif isinstance(action, DeleteAnalysisRun):
+            self.runs.pop(action.name, None)
+        elif isinstance(action, ScaleWorkload):
+            self.workload_replicas = action.replicas
         elif isinstance(action, TerminateAnalysisRun):
             run = self.runs.get(action.name)
             if run is not None and run.phase in ("Pending", "Running"):
-                self.runs[action.name] = AnalysisRunView(run.name, "Successful", "terminated")
+                self.runs[action.name] = dataclasses.replace(run, phase="Successful",
+                                                             message="terminated")
 
     # -- what tests and users do -------------------------------------------------------
 
@@ -149,7 +166,7 @@ class FakeCluster:
                                                           available_replicas=ready)
 
     def finish_run(self, name: str, phase: str, message: str = "") -> None:
-        self.runs[name] = AnalysisRunView(name, phase, message)
+        self.runs[name] = dataclasses.replace(self.runs[name], phase=phase, message=message)
 
     def patch_status(self, **fields: Any) -> None:
         status = self.rollout.status

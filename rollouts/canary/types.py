@@ -25,6 +25,8 @@ __all__ = [
     "AnalysisRunView",
     "CreateAnalysisRun",
     "Decision",
+    "DeleteAnalysisRun",
+    "DeleteReplicaSet",
     "EmitEvent",
     "HeaderRoute",
     "MirrorRoute",
@@ -33,6 +35,7 @@ __all__ = [
     "ReplicaSetView",
     "RouteView",
     "ScaleReplicaSet",
+    "ScaleWorkload",
     "SetHeaderRoute",
     "SetMirrorRoute",
     "SetWeight",
@@ -100,6 +103,7 @@ class AnalysisRunView:
     name: str
     phase: str
     message: str = ""
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,8 @@ class Observed:
     services: Mapping[str, str | None] = field(default_factory=dict)
     template: Mapping[str, Any] | None = None
     """The pod template of a workloadRef'd Deployment (None: the Rollout's own)."""
+    workload_replicas: int | None = None
+    """spec.replicas of the workloadRef'd Deployment, when there is one."""
 
     def replica_set(self, pod_hash: str | None) -> ReplicaSetView | None:
         return next((rs for rs in self.replica_sets if rs.pod_template_hash == pod_hash), None)
@@ -182,6 +188,27 @@ class TerminateAnalysisRun:
 
 
 @dataclass(frozen=True)
+class ScaleWorkload:
+    """Scale the workloadRef'd Deployment (its scaleDown policy says when)."""
+
+    replicas: int
+
+
+@dataclass(frozen=True)
+class DeleteReplicaSet:
+    """Delete an old ReplicaSet beyond revisionHistoryLimit."""
+
+    pod_template_hash: str
+
+
+@dataclass(frozen=True)
+class DeleteAnalysisRun:
+    """Delete a finished AnalysisRun beyond the run history limits."""
+
+    name: str
+
+
+@dataclass(frozen=True)
 class EmitEvent:
     """A Kubernetes Event on the Rollout (type Normal or Warning)."""
 
@@ -192,6 +219,9 @@ class EmitEvent:
 
 Action = (
     ScaleReplicaSet
+    | ScaleWorkload
+    | DeleteReplicaSet
+    | DeleteAnalysisRun
     | PointService
     | SetWeight
     | SetHeaderRoute

@@ -9,6 +9,7 @@ the route is never lost.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from collections.abc import Sequence
@@ -24,9 +25,12 @@ from rollouts.canary.steps import max_weight
 from rollouts.canary.types import (
     Action,
     CreateAnalysisRun,
+    DeleteAnalysisRun,
+    DeleteReplicaSet,
     EmitEvent,
     PointService,
     ScaleReplicaSet,
+    ScaleWorkload,
     SetHeaderRoute,
     SetMirrorRoute,
     SetWeight,
@@ -103,6 +107,19 @@ class Executor:
         elif isinstance(action, TerminateAnalysisRun):
             self.kube.patch(names.ANALYSIS_RUN, action.name, {"spec": {"terminate": True}},
                             self.namespace)
+        elif isinstance(action, ScaleWorkload):
+            ref = self.rollout.spec.workload_ref
+            assert ref is not None
+            self.kube.patch(names.DEPLOYMENT, ref.name, {"spec": {"replicas": action.replicas}},
+                            self.namespace)
+        elif isinstance(action, DeleteReplicaSet):
+            with contextlib.suppress(NotFound):
+                self.kube.delete(names.REPLICA_SET,
+                                 f"{self.rollout.metadata.name}-{action.pod_template_hash}",
+                                 self.namespace)
+        elif isinstance(action, DeleteAnalysisRun):
+            with contextlib.suppress(NotFound):
+                self.kube.delete(names.ANALYSIS_RUN, action.name, self.namespace)
         elif isinstance(action, EmitEvent):
             self._event(action)
 

@@ -159,17 +159,21 @@ def observe(kube: Kube, rollout: Rollout) -> Observed:
     namespace = rollout.metadata.namespace or "default"
     uid = rollout.metadata.uid
     template: dict[str, Any] | None = None
+    workload_replicas: int | None = None
     ref = rollout.spec.workload_ref
     if ref is not None:
         deployment = kube.find(names.DEPLOYMENT, ref.name, namespace)
         template = ((deployment or {}).get("spec") or {}).get("template")
+        if deployment is not None:
+            workload_replicas = int((deployment.get("spec") or {}).get("replicas", 1))
     replica_sets = [
         view for rs in kube.list(names.REPLICA_SET, namespace, _selector(rollout) or None)
         if owned_by(rs, uid) and (view := _replica_set_view(rs)) is not None
     ]
     runs = [
         AnalysisRunView(run["metadata"]["name"], (run.get("status") or {}).get("phase")
-                        or "Pending", (run.get("status") or {}).get("message") or "")
+                        or "Pending", (run.get("status") or {}).get("message") or "",
+                        _timestamp(run["metadata"].get("creationTimestamp")))
         for run in kube.list(names.ANALYSIS_RUN, namespace,
                              f"{names.ROLLOUT_LABEL}={rollout.metadata.name}")
         if owned_by(run, uid)
@@ -189,4 +193,9 @@ def observe(kube: Kube, rollout: Rollout) -> Observed:
         analysis_runs=tuple(sorted(runs, key=lambda r: r.name)),
         services=services,
         template=template,
+        workload_replicas=workload_replicas,
     )
+
+
+def _timestamp(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
