@@ -7,6 +7,7 @@ import click
 from rollouts import __version__
 from rollouts.cli.analyze import analyze
 from rollouts.cli.crds import crds
+from rollouts.cli.gateway import gateway
 from rollouts.cli.install import install_command
 from rollouts.cli.lint import lint
 from rollouts.cli.operator import operator_command
@@ -23,6 +24,7 @@ def cli() -> None:
 
 cli.add_command(analyze)
 cli.add_command(crds)
+cli.add_command(gateway)
 cli.add_command(install_command)
 cli.add_command(lint)
 cli.add_command(operator_command)

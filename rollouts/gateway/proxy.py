@@ -1,0 +1,433 @@
+"""The client side of the HTTP/1.1 proxy: parse, route, filter, forward, count.
+
+Why this exists: this is the hot path. One ``ClientConn`` per client connection,
+driven by httptools callbacks, no coroutine per request: the routing table lookup,
+the weighted pick and the upstream write all happen inside ``on_headers_complete``.
+Bodies stream through in both directions with flow control; only pipelined requests
+queue (and reading pauses while they do). A connection that opens with the HTTP/2
+preface (or negotiates ``h2`` by ALPN) is handed to ``h2session`` instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import cast
+
+import httptools
+
+from rollouts.gateway.http1 import (
+    HOP,
+    BadRequest,
+    Limits,
+    Request,
+    absolute_target,
+    simple_response,
+    upstream_head,
+)
+from rollouts.gateway.relay import ResponseRelay
+from rollouts.gateway.state import ProxyState
+from rollouts.gateway.table import Action, BackendTarget, Match, PortTable
+from rollouts.gateway.upstream import Upstream
+
+try:  # HTTP/2 is optional: it needs the pure-Python h2 library
+    from rollouts.gateway.h2session import H2Session
+except ImportError:  # pragma: no cover - h2 not installed
+    H2Session = None  # type: ignore[assignment,misc]
+
+__all__ = ["ClientConn", "Limits", "ProxyState"]  # Limits, ProxyState: re-exported
+
+log = logging.getLogger(__name__)
+
+#: first bytes of an HTTP/2 connection with prior knowledge (h2c)
+_H2_START = b"PRI * HTTP/2.0"
+
+
+class ClientConn(ResponseRelay, asyncio.Protocol):
+    """One client connection. See the module docstring."""
+
+    def __init__(self, state: ProxyState, port: int, scheme: bytes = b"http") -> None:
+        self.state = state
+        self.clock = state.pool.loop.time
+        self.idle_timeout = state.limits.idle_timeout
+        self.max_header_bytes = state.limits.max_header_bytes
+        self.max_headers = state.limits.max_headers
+        self.response_timeout = state.limits.response_timeout
+        self.port = port
+        self.scheme = scheme
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.peer = b""
+        self.parsing = Request()  # replaced at each message begin
+        self.active: Request | None = None
+        self.queue: list[Request] = []
+        self.deadline = 0.0
+        self.closed = False
+        self.paused = False
+        self.up_backpressure = False
+        self.out: list[bytes] = []
+        self.trailers: list[bytes] = []
+        self.h2: H2Session | None = None
+        self.fresh = True  # nothing received yet: may be an HTTP/2 preface
+        self.in_head = False  # between message begin and headers complete
+        self.head_bytes = 0  # bytes of an unfinished head received in later reads
+        self._reset_exchange()
+
+    def _reset_exchange(self) -> None:
+        self.up: Upstream | None = None
+        self.pending: list[bytes] | None = None  # body bytes waiting for a connection
+        self.pending_size = 0
+        self.head = b""
+        self.target: BackendTarget | None = None
+        self.action: Action | None = None
+        self.t0 = 0.0
+        self.status = 0
+        self.resp_started = False
+        self.resp_done = False
+        self.chunk_out = False
+        self.timer: asyncio.TimerHandle | None = None
+        self.tunnel = False
+        self.early: bytes = b""
+
+    # ---------------------------------------------------------------- transport events
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
+        peer = transport.get_extra_info("peername")
+        self.peer = str(peer[0]).encode() if peer else b""
+        self.state.conns.add(self)
+        self.state.registry.active_connections += 1
+        self.deadline = self.state.pool.loop.time() + self.state.limits.idle_timeout
+        ssl_obj = transport.get_extra_info("ssl_object")
+        alpn = ssl_obj.selected_alpn_protocol() if ssl_obj is not None else None
+        if alpn == "h2" and H2Session is not None:
+            self.fresh = False
+            self.h2 = H2Session(self, self.state, self.port, self.scheme)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.h2 is not None:
+            self.h2.connection_lost()
+        self.closed = True
+        self.state.conns.discard(self)
+        self.state.registry.active_connections -= 1
+        if self.timer is not None:
+            self.timer.cancel()
+        up = self.up
+        if up is not None:
+            self.up = None
+            up.sink = None
+            up.close()
+
+    def data_received(self, data: bytes) -> None:
+        if self.fresh:
+            self.fresh = False
+            if data[:14] == _H2_START and H2Session is not None and self.transport is not None:
+                self.h2 = H2Session(self, self.state, self.port, self.scheme)
+        if self.h2 is not None:
+            try:
+                self.h2.data_received(data)
+            except Exception:  # a bug in one HTTP/2 session must not take the worker down
+                log.exception("HTTP/2 session failed; closing the connection")
+                self.close()
+            return
+        if self.tunnel:
+            if self.up is not None:
+                self.up.write(data)
+            else:
+                self.early += data
+            return
+        was_in_head = self.in_head
+        try:
+            self.parser.feed_data(data)
+            if was_in_head and self.in_head:
+                # httptools buffers an unfinished header itself: bound the head here
+                self.head_bytes += len(data)
+                if self.head_bytes > self.max_header_bytes:
+                    self._fail(431)
+        except httptools.HttpParserUpgrade as exc:
+            off = int(exc.args[0]) if exc.args else len(data)
+            self.early += data[off:]
+            self.tunnel = True
+        except httptools.HttpParserError as exc:
+            # exceptions raised in callbacks arrive wrapped; the original is the context
+            ctx = exc.__context__
+            self._fail(ctx.status if isinstance(ctx, BadRequest) else 400)
+
+    def pause_writing(self) -> None:
+        if self.up is not None:
+            self.up.pause_reading()
+        if self.h2 is not None:  # the client connection is full: hold every stream
+            self.h2.pause_all(True)
+
+    def resume_writing(self) -> None:
+        if self.up is not None:
+            self.up.resume_reading()
+        if self.h2 is not None:
+            self.h2.pause_all(False)
+
+    def _fail(self, status: int) -> None:
+        """Malformed input: answer (when nothing else is being answered) and close."""
+        if self.active is None or not self.resp_started:
+            self._write_simple(status, b"", close=True)
+        self.close()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            if self.transport is not None:
+                self.transport.close()
+
+    def _update_reading(self) -> None:
+        want_pause = bool(self.queue) or self.up_backpressure or \
+            self.pending_size > self.state.limits.buffer_limit  # fmt: skip
+        if want_pause != self.paused and self.transport is not None and not self.closed:
+            self.paused = want_pause
+            if want_pause:
+                self.transport.pause_reading()
+            else:
+                self.transport.resume_reading()
+
+    # ---------------------------------------------------------------- parser callbacks
+    def on_message_begin(self) -> None:
+        self.parsing = Request()
+        self.in_head = True
+        self.head_bytes = 0
+        self.deadline = self.clock() + self.state.limits.header_timeout
+
+    def on_url(self, url: bytes) -> None:
+        r = self.parsing
+        r.url += url
+        if len(r.url) > self.state.limits.max_url:
+            raise BadRequest(414)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        r = self.parsing
+        lname = name.lower()
+        r.hdict.setdefault(lname, value)
+        if lname not in HOP:
+            r.lines.append(name + b": " + value + b"\r\n")
+
+    def on_headers_complete(self) -> None:
+        r = self.parsing
+        self.in_head = False
+        lines = r.lines
+        if len(lines) > self.max_headers or sum(map(len, lines)) > self.max_header_bytes:
+            raise BadRequest(431)
+        p = self.parser
+        r.method = p.get_method()
+        r.keep_alive = p.should_keep_alive()
+        r.http10 = p.get_http_version() == "1.0"
+        r.upgrade = p.should_upgrade()
+        te = r.hdict.get(b"transfer-encoding")
+        r.chunked = te is not None and b"chunked" in te.lower()
+        cl = r.hdict.get(b"content-length")
+        r.has_body = r.chunked or (cl is not None and cl != b"0")
+        mb = self.state.limits.max_body
+        if mb is not None and cl is not None and cl.isdigit() and int(cl) > mb:
+            raise BadRequest(413)
+        if self.active is None:
+            self.active = r
+            self._start(r)
+        else:
+            self.queue.append(r)
+            self._update_reading()
+
+    def on_body(self, body: bytes) -> None:
+        r = self.parsing
+        r.nbytes += len(body)
+        mb = self.state.limits.max_body
+        if mb is not None and r.nbytes > mb:
+            raise BadRequest(413)
+        if r is not self.active:
+            r.body.append(body)
+            return
+        if self.up is not None and self.pending is None:
+            self.up.write(b"%x\r\n%s\r\n" % (len(body), body) if r.chunked else body)
+        elif self.pending is not None:
+            self.pending.append(body)
+            self.pending_size += len(body)
+            self._update_reading()
+        if self.state.mirrorer is not None and self.action is not None and self.action.mirrors:
+            r.body.append(body)
+
+    def on_message_complete(self) -> None:
+        r = self.parsing
+        r.complete = True
+        if r is self.active:
+            self._request_done(r)
+
+    # ---------------------------------------------------------------- exchange
+    def _start(self, r: Request) -> None:
+        self.t0 = loop_time = self.clock()
+        # the sweeper answers 504 when no response has started by then
+        self.deadline = loop_time + self.response_timeout
+        url = r.url
+        q = url.find(b"?")
+        raw_path, query = (url[:q], url[q + 1 :]) if q >= 0 else (url, b"")
+        if raw_path[:1] != b"/":
+            raw_path, query = absolute_target(raw_path, query, r)
+        host = r.hdict.get(b"host", b"").decode("latin-1")
+        colon = host.rfind(":")
+        if colon >= 0 and "]" not in host[colon:]:
+            host = host[:colon]
+        host = host.lower().rstrip(".")
+        path = raw_path.decode("latin-1")
+        qs = query.decode("latin-1") if query else None
+        pt: PortTable | None = self.state.table.ports.get(self.port)
+        lt = pt.listener_for(host) if pt is not None else None
+        m: Match | None = lt.find(host, path, r.method, r.hdict, qs) if lt is not None else None
+        if m is None:
+            return self._local(404, b"")
+        a = self.action = m.action
+        if a.redirect is not None:
+            loc = a.redirect.location(self.scheme.decode(), host, self.port, path, qs, m.prefix)
+            return self._local(a.redirect.status, b"", [(b"location", loc.encode())])
+        if a.fixed_status:
+            return self._local(a.fixed_status, b"")
+        t = a.backends.pick()
+        assert t is not None
+        self.target = t
+        if t.status:
+            return self._local(t.status, b"")
+        self.head = upstream_head(r, a, t, m, raw_path, query, path, self.peer, self.scheme)
+        if a.mirrors and self.state.mirrorer is not None:
+            self.state.mirrorer.plan(a.mirrors, self.head, r)
+        if a.timeout is not None:
+            self.timer = self.state.pool.loop.call_at(loop_time + a.timeout, self._timeout)
+        self._dispatch(t, retry=True)
+
+    def _dispatch(self, t: BackendTarget, retry: bool) -> None:
+        ep = t.ring.pick()
+        if t.h2 and self.state.h2pool is not None:
+            h2c = self.state.h2pool.get(ep)
+            up: Upstream | None = h2c.stream() if h2c is not None else None
+        else:
+            up = self.state.pool.get(ep) if retry else None
+        if up is not None:
+            self._attach(up)
+        else:
+            self.pending = []
+            task = self.state.pool.loop.create_task(self._connect(t, ep))
+            self.state.tasks.add(task)
+            task.add_done_callback(self.state.tasks.discard)
+
+    def _attach(self, up: Upstream) -> None:
+        r = self.active
+        assert r is not None
+        self.up = up
+        up.begin(self, r.method == b"HEAD")
+        up.write(self.head)
+        if self.early:
+            up.write(self.early)
+            self.early = b""
+
+    async def _connect(self, t: BackendTarget, ep: tuple[str, int]) -> None:
+        try:
+            up: Upstream
+            if t.h2 and self.state.h2pool is not None:
+                up = (await self.state.h2pool.connect(ep)).stream()
+            else:
+                up = await self.state.pool.connect(ep)
+        except (TimeoutError, OSError):
+            self.state.registry.connect_error(t.label)
+            if not self.closed and self.active is not None and not self.resp_started:
+                self._local(503, b"")
+            return
+        if self.closed or self.active is None or self.resp_started:
+            up.close()
+            return
+        pending, self.pending, self.pending_size = self.pending, None, 0
+        self._attach(up)
+        r = self.active
+        for chunk in pending or ():
+            up.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if r.chunked else chunk)
+        if r.complete and r.chunked:
+            up.write(b"0\r\n\r\n")
+        self._update_reading()
+
+    def _request_done(self, r: Request) -> None:
+        if self.up is not None and self.pending is None and r.chunked:
+            self.up.write(b"0\r\n\r\n")
+        if self.action is not None and self.action.mirrors and self.state.mirrorer is not None:
+            self.state.mirrorer.fire(r)
+        if self.resp_done:
+            self._finish()
+
+    def expire(self, now: float) -> None:
+        """Called by the sweeper: close idle or slow clients, time out silent upstreams."""
+        if now <= self.deadline:
+            return
+        if self.h2 is not None and self.h2.streams:
+            self.deadline = now + self.state.limits.idle_timeout  # busy HTTP/2 connection
+        elif self.active is None:
+            self.close()
+        elif not self.resp_started and self.timer is None:
+            self._timeout()
+
+    def _timeout(self) -> None:
+        self.timer = None
+        if self.up is not None:
+            up, self.up = self.up, None
+            up.sink = None
+            up.close()
+        if not self.resp_started:
+            self._local(504, b"")
+        else:
+            self.close()
+
+    # ---------------------------------------------------------------- answers
+    def _local(self, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None
+               ) -> None:  # fmt: skip
+        r = self.active
+        self.status = status
+        self.resp_started = self.resp_done = True
+        self.pending, self.pending_size = None, 0
+        self._write_simple(status, body, close=r is None or not r.keep_alive or r.upgrade,
+                           extra=extra)  # fmt: skip
+        if r is not None and r.upgrade:
+            self.tunnel = False
+            self._finish()
+            self.close()
+        elif r is None or r.complete:
+            self._finish()
+
+    def _write_simple(self, status: int, body: bytes, close: bool,
+                      extra: list[tuple[bytes, bytes]] | None = None) -> None:  # fmt: skip
+        if self.transport is not None and not self.closed:
+            self.transport.write(simple_response(status, body, close, extra))
+
+    def _finish(self) -> None:
+        r = self.active
+        if r is None:
+            return
+        now = self.clock()
+        if self.timer is not None:
+            self.timer.cancel()
+        t, a = self.target, self.action
+        stats = t.stats if t is not None else (a.none_stats if a is not None else None)
+        if stats is not None:
+            stats.record(self.status, now - self.t0, now + self.state.wall_offset)
+        if self.up is not None:
+            up, self.up = self.up, None
+            up.sink = None
+            up.close()
+        self.active = None
+        self._reset_exchange()
+        self.up_backpressure = False  # that upstream is gone
+        self.deadline = now + self.idle_timeout
+        if not r.keep_alive or r.upgrade:
+            self.close()
+            return
+        if self.queue:
+            nxt = self.queue.pop(0)
+            self.active = nxt
+            self._update_reading()
+            self._start(nxt)
+            if self.active is nxt and nxt.body and self.pending is not None:
+                self.pending.extend(nxt.body)
+            elif self.active is nxt and nxt.body and self.up is not None:
+                for chunk in nxt.body:
+                    self.up.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if nxt.chunked else chunk)
+            if self.active is nxt and nxt.complete:
+                self._request_done(nxt)
+        elif self.paused:
+            self._update_reading()

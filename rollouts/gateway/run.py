@@ -1,0 +1,137 @@
+"""Process entry point: event loop, config source, workers, signals.
+
+Why this exists: the CLI stays a thin argument parser, and tests or the benchmark
+can start a gateway in-process (``serve``) or as worker processes (``run``) the same
+way. Several workers share each listening port through SO_REUSEPORT; the kernel
+spreads connections among them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import os
+import shutil
+import signal
+import sys
+import tempfile
+
+from rollouts.gateway.filesource import ConfigError, DirectorySource
+from rollouts.gateway.http1 import Limits
+from rollouts.gateway.server import GatewayServer
+
+__all__ = ["run", "serve"]
+
+log = logging.getLogger("rollouts.gateway")
+
+
+async def serve(
+    config: str, host: str = "0.0.0.0", admin_port: int | None = 9901,
+    reuse_port: bool = False, limits: Limits | None = None,
+    stop: asyncio.Event | None = None, poll_interval: float = 0.05,
+    admin_host: str = "127.0.0.1", stats_dir: str | None = None, worker: int = 0,
+) -> None:  # fmt: skip
+    """Serve the manifests under ``config`` until ``stop`` is set (or forever)."""
+    gw = GatewayServer(host=host, admin_port=admin_port, limits=limits, reuse_port=reuse_port,
+                       admin_host=admin_host, stats_dir=stats_dir)  # fmt: skip
+    source = DirectorySource(config, interval=poll_interval)
+    snap = source.load()
+    await gw.start()
+    table = await gw.apply(snap)
+    log.info("gateway serving generation %d on ports %s", table.generation,
+             sorted(table.ports))  # fmt: skip
+
+    def failed(_: Exception) -> None:
+        gw.registry.config_errors += 1
+
+    async def applied(s: object) -> None:
+        from rollouts.gateway.snapshot import Snapshot
+
+        assert isinstance(s, Snapshot)
+        t = await gw.apply(s)
+        log.info("config reloaded: generation %d", t.generation)
+
+    loop = asyncio.get_running_loop()
+    tasks = [loop.create_task(source.run(applied, failed))]
+    if stats_dir is not None and worker > 0:
+        tasks.append(loop.create_task(gw.dump_forever(worker)))
+    try:
+        await (stop.wait() if stop is not None else asyncio.Event().wait())
+    finally:
+        for t in tasks:
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        await gw.close()
+
+
+def _worker(config: str, host: str, admin_port: int | None, reuse_port: bool,
+            limits: Limits, admin_host: str, stats_dir: str | None, index: int
+            ) -> None:  # fmt: skip
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        pass
+
+    # the hot path allocates many short-lived, acyclic objects: collect young
+    # generations less often, and keep the long-lived startup objects out of it
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(config, host, admin_port, reuse_port, limits, stop,
+                    admin_host=admin_host, stats_dir=stats_dir, worker=index)  # fmt: skip
+
+    asyncio.run(main())
+
+
+def run(config: str, host: str = "0.0.0.0", admin_port: int | None = 9901,
+        workers: int = 1, limits: Limits | None = None,
+        admin_host: str = "127.0.0.1") -> int:  # fmt: skip
+    """Run ``workers`` processes; worker 0 also serves the admin port, merging the
+    counters the other workers publish every 0.5 s. Returns the exit code."""
+    limits = limits or Limits()
+    try:
+        DirectorySource(config).load()  # fail fast, with the file name, before forking
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if workers <= 1:
+        _worker(config, host, admin_port, False, limits, admin_host, None, 0)
+        return 0
+    stats_dir = tempfile.mkdtemp(prefix="rollouts-gateway-")
+    children = []
+    for i in range(workers):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - child
+            code = 0
+            try:
+                _worker(config, host, admin_port if i == 0 else None, True, limits,
+                        admin_host, stats_dir, i)  # fmt: skip
+            except BaseException:
+                code = 1
+            os._exit(code)
+        children.append(pid)
+
+    def forward(signum: int, _: object) -> None:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    code = 0
+    for pid in children:
+        _, status = os.waitpid(pid, 0)
+        code = code or os.waitstatus_to_exitcode(status)
+    shutil.rmtree(stats_dir, ignore_errors=True)
+    return code

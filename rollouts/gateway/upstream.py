@@ -1,0 +1,257 @@
+"""Upstream HTTP/1.1 connections and the keep-alive pool.
+
+Why this exists: opening a TCP connection per request would halve throughput and
+exhaust ports. Each endpoint keeps a LIFO stack of idle keep-alive connections; a
+connection that dies while idle removes itself. Response bytes are handed to the
+client side as they are parsed (no buffering of bodies), and flow control is passed
+through: when the client cannot take more, the upstream socket stops being read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Protocol, cast
+
+import httptools
+
+__all__ = ["RESP_HOP", "Pool", "Upstream", "UpstreamConn", "UpstreamSink"]
+
+#: response headers never relayed to the client (hop-by-hop)
+RESP_HOP = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"trailer",
+                       b"transfer-encoding", b"upgrade"))  # fmt: skip
+
+
+class UpstreamSink(Protocol):
+    """What a client-side exchange must offer to receive an upstream response."""
+
+    def up_head(self, conn: Upstream, status: int, lines: list[bytes], has_len: bool,
+                upgrade: bytes | None) -> None: ...  # fmt: skip
+    def up_body(self, data: bytes) -> None: ...
+    def up_trailers(self, lines: list[bytes]) -> None: ...
+    def up_flush(self) -> None: ...
+    def up_done(self, conn: Upstream) -> None: ...
+    def up_lost(self, conn: Upstream, exc: Exception | None) -> None: ...
+    def up_upgraded(self, conn: Upstream, rest: bytes) -> None: ...
+    def up_raw(self, data: bytes) -> None: ...
+    def up_pause(self) -> None: ...
+    def up_resume(self) -> None: ...
+
+
+class Upstream(Protocol):
+    """One exchange's way to a backend: an HTTP/1.1 connection or an HTTP/2 stream."""
+
+    sink: UpstreamSink | None
+    closed: bool
+    started: bool
+    reused: bool
+    paused: bool
+
+    def begin(self, sink: UpstreamSink, head_only: bool) -> None: ...
+    def write(self, data: bytes) -> None: ...
+    def keep_alive(self) -> bool: ...
+    def release(self, reusable: bool) -> None: ...
+    def close(self) -> None: ...
+    def pause_reading(self) -> None: ...
+    def resume_reading(self) -> None: ...
+
+
+class UpstreamConn(asyncio.Protocol):
+    """One connection to one endpoint; serves one exchange at a time."""
+
+    __slots__ = (
+        "closed", "framed", "has_len", "head_only", "interim", "key", "lines",
+        "parser", "paused", "pool", "reused", "sink", "started", "transport", "tunnel",
+        "until_close", "upgrade",
+    )  # fmt: skip
+
+    def __init__(self, pool: Pool, key: tuple[str, int]) -> None:
+        self.pool = pool
+        self.key = key
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.sink: UpstreamSink | None = None
+        self.lines: list[bytes] = []  # end-to-end header lines, formatted for the client
+        self.has_len = False
+        self.framed = False  # Transfer-Encoding seen
+        self.until_close = False
+        self.upgrade: bytes | None = None
+        self.started = False  # any response byte seen for the current exchange
+        self.reused = False
+        self.closed = False
+        self.head_only = False  # response to HEAD: no body follows whatever the headers say
+        self.tunnel = False
+        self.paused = False  # reading paused because the client cannot take more
+        self.interim = False  # parsing a 1xx (other than 101) response
+
+    # ---- asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
+
+    def data_received(self, data: bytes) -> None:
+        if self.tunnel:
+            if self.sink is not None:
+                self.sink.up_raw(data)
+            return
+        self.started = True
+        try:
+            self.parser.feed_data(data)
+            if self.sink is not None:
+                self.sink.up_flush()
+        except httptools.HttpParserUpgrade as exc:
+            self.tunnel = True
+            off = int(exc.args[0]) if exc.args else len(data)
+            if self.sink is not None:
+                self.sink.up_upgraded(self, data[off:])
+        except httptools.HttpParserError as exc:
+            self.close()
+            if self.sink is not None:
+                sink, self.sink = self.sink, None
+                sink.up_lost(self, exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.pool.discard(self)
+        if self.sink is not None:
+            sink, self.sink = self.sink, None
+            if self.until_close and exc is None:
+                sink.up_done(self)  # a close-delimited body is complete
+            else:
+                sink.up_lost(self, exc)
+
+    def pause_writing(self) -> None:
+        if self.sink is not None:
+            self.sink.up_pause()
+
+    def resume_writing(self) -> None:
+        if self.sink is not None:
+            self.sink.up_resume()
+
+    # ---- httptools callbacks
+    def on_header(self, name: bytes, value: bytes) -> None:
+        lname = name.lower()
+        if lname not in RESP_HOP:
+            self.lines.append(name + b": " + value + b"\r\n")
+            if lname == b"content-length":
+                self.has_len = True
+        elif lname == b"upgrade":
+            self.upgrade = value
+        elif lname == b"transfer-encoding":
+            self.framed = True
+
+    def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        lines, self.lines = self.lines, []
+        has_len, self.has_len = self.has_len, False
+        upgrade, self.upgrade = self.upgrade, None
+        self.interim = 100 <= status < 200 and status != 101
+        # no Content-Length, not chunked: the body ends when the upstream closes
+        self.until_close = not (has_len or self.framed or self.head_only or status < 200
+                                or status in (204, 304))  # fmt: skip
+        self.framed = False
+        if status == 101:
+            self.tunnel = True
+        if self.sink is None:
+            return
+        # the reason phrase is not relayed (HTTP/2 has none): no on_status callback
+        self.sink.up_head(self, status, lines, has_len, upgrade)
+        if self.head_only and status >= 200:
+            # a HEAD response has no body even when Content-Length says otherwise;
+            # the parser would wait for it, so this connection cannot be reused
+            self.close()
+            sink, self.sink = self.sink, None
+            if sink is not None:
+                sink.up_done(self)
+
+    def on_body(self, body: bytes) -> None:
+        if self.sink is not None:
+            self.sink.up_body(body)
+
+    def on_message_complete(self) -> None:
+        if self.interim or self.tunnel:
+            self.interim = False
+            return
+        if self.sink is not None:
+            self.sink.up_done(self)
+
+    # ---- used by the client side
+    def begin(self, sink: UpstreamSink, head_only: bool) -> None:
+        self.sink = sink
+        self.started = False
+        self.head_only = head_only
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.write(data)
+
+    def keep_alive(self) -> bool:
+        return bool(self.parser.should_keep_alive())
+
+    def release(self, reusable: bool) -> None:
+        """The exchange is over: back to the pool, or closed."""
+        self.sink = None
+        if reusable and not self.closed and not self.tunnel:
+            self.resume_reading()  # it may have been paused for a slow client
+            self.reused = True
+            self.pool.put(self)
+        else:
+            self.close()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            if self.transport is not None:
+                self.transport.close()
+
+    def pause_reading(self) -> None:
+        if self.transport is not None and not self.closed and not self.paused:
+            self.paused = True
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.transport is not None and not self.closed and self.paused:
+            self.paused = False
+            self.transport.resume_reading()
+
+
+class Pool:
+    """Idle keep-alive connections per endpoint, most recently used first."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, max_idle: int = 256,
+                 connect_timeout: float = 5.0) -> None:  # fmt: skip
+        self.loop = loop
+        self.max_idle = max_idle
+        self.connect_timeout = connect_timeout
+        self.idle: dict[tuple[str, int], list[UpstreamConn]] = {}
+
+    def get(self, key: tuple[str, int]) -> UpstreamConn | None:
+        stack = self.idle.get(key)
+        while stack:
+            conn = stack.pop()
+            if not conn.closed:
+                return conn
+        return None
+
+    def put(self, conn: UpstreamConn) -> None:
+        stack = self.idle.setdefault(conn.key, [])
+        if len(stack) >= self.max_idle:
+            conn.close()
+        else:
+            stack.append(conn)
+
+    def discard(self, conn: UpstreamConn) -> None:
+        stack = self.idle.get(conn.key)
+        if stack and conn in stack:
+            stack.remove(conn)
+
+    async def connect(self, key: tuple[str, int]) -> UpstreamConn:
+        _, proto = await asyncio.wait_for(
+            self.loop.create_connection(lambda: UpstreamConn(self, key), key[0], key[1]),
+            self.connect_timeout,
+        )
+        return proto
+
+    def close(self) -> None:
+        for stack in self.idle.values():
+            for conn in stack:
+                conn.close()
+        self.idle.clear()
