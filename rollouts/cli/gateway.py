@@ -19,10 +19,17 @@ __all__ = ["gateway"]
     "--config",
     "config",
     type=click.Path(exists=True),
-    required=True,
+    default=None,
     help="Directory (or file) of manifests: GatewayClass, Gateway, HTTPRoute, "
-    "Service, EndpointSlice, ReferenceGrant, Secret. Reloaded on change.",
+    "Service, EndpointSlice, ReferenceGrant, Secret. Reloaded on change. Without it, "
+    "the gateway watches the Kubernetes API (found as kubectl finds it) and writes status.",
 )
+@click.option("--kubeconfig", envvar="KUBECONFIG", default=None,
+              help="Cluster to watch when there is no --config.")
+@click.option("--leader-election/--no-leader-election", default=True, show_default=True,
+              help="Cluster mode: only the replica holding the Lease writes status.")
+@click.option("--lease-namespace", envvar="POD_NAMESPACE", default="default",
+              show_default=True)
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address listeners bind.")
 @click.option(
     "--admin-port",
@@ -46,9 +53,41 @@ __all__ = ["gateway"]
     show_default=True,
     type=click.Choice(["debug", "info", "warning", "error"]),
 )
-def gateway(config: str, host: str, admin_port: int, admin_host: str, workers: int,
+def gateway(config: str | None, kubeconfig: str | None, leader_election: bool,
+            lease_namespace: str, host: str, admin_port: int, admin_host: str, workers: int,
             max_body: int | None, log_level: str) -> None:  # fmt: skip
-    """Serve Gateways and HTTPRoutes from manifests, with no cluster needed."""
+    """Serve Gateways and HTTPRoutes: from manifests (--config), or from the cluster."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
+    if config is None:
+        _serve_cluster(kubeconfig, leader_election, lease_namespace, host, admin_port,
+                       admin_host)
+        return
     n = workers or os.cpu_count() or 1
     sys.exit(run(config, host, admin_port or None, n, Limits(max_body=max_body), admin_host))
+
+
+def _serve_cluster(kubeconfig: str | None, leader_election: bool, lease_namespace: str,
+                   host: str, admin_port: int, admin_host: str) -> None:
+    """One process watching the API (workers apply to --config mode only)."""
+    import asyncio
+    import contextlib
+    import signal
+
+    from rollouts.kube.api import Kube, load_api_client
+    from rollouts.kube.gateway_watch import serve_cluster
+    from rollouts.kube.leader import LeaderElector
+
+    kube = Kube(load_api_client(kubeconfig))
+    elector = (LeaderElector(kube, name="rollouts-gateway", namespace=lease_namespace)
+               if leader_election else None)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await serve_cluster(kube, host=host, admin_port=admin_port or None,
+                            admin_host=admin_host, elector=elector, stop=stop)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())

@@ -200,20 +200,24 @@ async def follow_events(
 
     # the pending read is never cancelled: cancelling it would close the event stream
     pending: asyncio.Task[tuple[str, dict[str, Any]] | None] | None = None
-    while True:
-        if pending is None:
-            pending = asyncio.get_running_loop().create_task(next_event())
-        dirty = store.version != applied
-        done, _ = await asyncio.wait({pending}, timeout=debounce if dirty else None)
-        if not done:
-            await apply()  # quiet for `debounce` seconds: coalesced burst is complete
-            continue
-        item, pending = pending.result(), None
-        if item is None:
-            if store.version != applied:
-                await apply()
-            return
-        store.apply_event(*item)
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.get_running_loop().create_task(next_event())
+            dirty = store.version != applied
+            done, _ = await asyncio.wait({pending}, timeout=debounce if dirty else None)
+            if not done:
+                await apply()  # quiet for `debounce` seconds: coalesced burst is complete
+                continue
+            item, pending = pending.result(), None
+            if item is None:
+                if store.version != applied:
+                    await apply()
+                return
+            store.apply_event(*item)
+    finally:
+        if pending is not None:  # we are being stopped: the stream ends with us
+            pending.cancel()
 
 
 class GatewayLike(Protocol):
