@@ -13,9 +13,9 @@ import pytest
 import requests
 import yaml
 
+from rollouts.kube import names
 from rollouts.kube.api import Kube, load_api_client
 from rollouts.kube.gateway_watch import serve_cluster
-from rollouts.kube import names
 from tests.e2e.conftest import GATEWAY_CRDS, Cluster, RunningOperator, eventually
 from tests.e2e.demo import manifests, patch_status, set_image, status
 from tests.tools import free_port
