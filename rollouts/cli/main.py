@@ -10,6 +10,7 @@ from rollouts.cli.crds import crds
 from rollouts.cli.gateway import gateway
 from rollouts.cli.install import install_command
 from rollouts.cli.lint import lint
+from rollouts.cli.local import demo_app, local
 from rollouts.cli.operator import operator_command
 from rollouts.cli.simulate import simulate_command
 
@@ -27,6 +28,8 @@ cli.add_command(crds)
 cli.add_command(gateway)
 cli.add_command(install_command)
 cli.add_command(lint)
+cli.add_command(local)
+cli.add_command(demo_app)
 cli.add_command(operator_command)
 cli.add_command(simulate_command)
 
