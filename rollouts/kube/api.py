@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -93,19 +94,19 @@ class Kube:
     def __init__(self, api_client: client.ApiClient) -> None:
         self.api_client = api_client
         self._dynamic: DynamicClient | None = None
+        self._discovery = threading.Lock()  # the dynamic client's cache is not thread-safe
         self.calls: list[tuple[str, str, str, str]] = []
         """(verb, apiVersion, kind, namespace) of every call, for the RBAC check."""
 
-    @property
-    def dynamic(self) -> DynamicClient:
-        if self._dynamic is None:
-            with _classified("discovery"):
-                self._dynamic = DynamicClient(self.api_client)  # type: ignore[no-untyped-call]
-        return self._dynamic
-
     def _resource(self, kind: Kind) -> Any:
-        with _classified(f"discover {kind[1]}"):
-            return self.dynamic.resources.get(api_version=kind[0], kind=kind[1])
+        with self._discovery, _classified(f"discover {kind[1]}"):
+            if self._dynamic is None:
+                self._dynamic = DynamicClient(self.api_client)  # type: ignore[no-untyped-call]
+            return self._dynamic.resources.get(api_version=kind[0], kind=kind[1])
+
+    def resource(self, kind: Kind) -> Any:
+        """The dynamic client's resource for ``kind`` (for watches)."""
+        return self._resource(kind)
 
     def _record(self, verb: str, kind: Kind, namespace: str | None) -> None:
         self.calls.append((verb, kind[0], kind[1], namespace or ""))

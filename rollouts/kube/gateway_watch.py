@@ -32,7 +32,7 @@ Event = tuple[str, dict[str, Any]]
 def _watch_kind(kube: Kube, kind: Kind, push: Any, stop: threading.Event) -> None:
     while not stop.is_set():
         try:
-            resource = kube._resource(kind)
+            resource = kube.resource(kind)
         except ApiError as error:  # the CRD is not installed (yet): look again later
             log.debug("cannot watch %s: %s", kind[1], error)
             stop.wait(5)
