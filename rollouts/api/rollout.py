@@ -378,6 +378,8 @@ class RolloutStatus(Model):
     """Pod-template hash of the stable ReplicaSet."""
     pause_conditions: list[PauseCondition] | None = None
     """Why the rollout is paused; clear them to resume."""
+    restarted_at: datetime | None = None
+    """The spec.restartAt whose restart of the pods is complete."""
     controller_pause: bool | None = None
     abort: bool | None = None
     """Set to true to abort the update (traffic back to stable); false to retry."""

@@ -36,6 +36,7 @@ from rollouts.canary.conditions import Facts, derive_conditions, derive_phase
 from rollouts.canary.hashing import pod_template_hash, steps_hash
 from rollouts.canary.history import housekeeping
 from rollouts.canary.plan import Desired, plan_actions
+from rollouts.canary.restart import RestartPlan, restart_pods
 from rollouts.canary.steps import (
     max_weight,
     step_label,
@@ -78,6 +79,7 @@ class _Recipe:
         self.new_replica_set = False
         self.deadline_message: str | None = None
         self.wanted_runs: set[str] = set()
+        self.restart = RestartPlan((), None)
 
     # -- the recipe ---------------------------------------------------------------------
 
@@ -106,6 +108,11 @@ class _Recipe:
             self._progress()
             self._check_progress_deadline()
         self._old_replica_sets()
+        self.restart = restart_pods(self.rollout, self.status, self.observed, self.now)
+        if self.restart.waiting:
+            self.waits.append(self.restart.waiting)
+        if self.restart.requeue_after is not None:
+            self.requeues.append(self.restart.requeue_after)
         return self._finish()
 
     # -- 2. revisions, steps changes and retries ----------------------------------------
@@ -594,7 +601,7 @@ class _Recipe:
             self.rollout, self.observed,
             keep_replica_sets={self.new_hash, st.stable_rs or "", *self.desired.replicas},
             keep_runs=self.wanted_runs | set(self._running_runs()),
-            promoted=facts.completed and facts.available))
+            promoted=facts.completed and facts.available)) + self.restart.actions
         weight_events = tuple(
             EmitEvent(Reason.WEIGHT_CHANGED,
                       f"Traffic weight set to {a.canary_weight:g}% canary "

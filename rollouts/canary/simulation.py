@@ -23,10 +23,12 @@ from rollouts.canary.types import (
     CreateAnalysisRun,
     Decision,
     DeleteAnalysisRun,
+    DeletePod,
     DeleteReplicaSet,
     HeaderRoute,
     MirrorRoute,
     Observed,
+    PodView,
     PointService,
     ReplicaSetView,
     RouteView,
@@ -69,6 +71,7 @@ class FakeCluster:
     applied: list[Action] = field(default_factory=list)
     workload_replicas: int | None = None
     workload_template: dict[str, Any] | None = None
+    pods: list[PodView] = field(default_factory=list)
     clock: int = 0
 
     def __post_init__(self) -> None:
@@ -96,6 +99,7 @@ class FakeCluster:
             services=dict(self.services),
             workload_replicas=self.workload_replicas,
             template=self.workload_template,
+            pods=tuple(self.pods),
         )
 
     def canary_weight(self) -> float:
@@ -145,6 +149,8 @@ class FakeCluster:
             self.clock += 1
             created = datetime(2000, 1, 1, tzinfo=UTC) + timedelta(seconds=self.clock)
             self.runs[action.name] = AnalysisRunView(action.name, phase, message, created)
+        elif isinstance(action, DeletePod):
+            self.pods = [p for p in self.pods if p.name != action.name]
         elif isinstance(action, DeleteReplicaSet):
             self.replica_sets.pop(action.pod_template_hash, None)
         elif isinstance(action, DeleteAnalysisRun):

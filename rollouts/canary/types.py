@@ -26,11 +26,13 @@ __all__ = [
     "CreateAnalysisRun",
     "Decision",
     "DeleteAnalysisRun",
+    "DeletePod",
     "DeleteReplicaSet",
     "EmitEvent",
     "HeaderRoute",
     "MirrorRoute",
     "Observed",
+    "PodView",
     "PointService",
     "ReplicaSetView",
     "RouteView",
@@ -44,6 +46,16 @@ __all__ = [
 
 Role = Literal["canary", "stable", "old"]
 RunKind = Literal["step", "background"]
+
+
+@dataclass(frozen=True)
+class PodView:
+    """A pod of one of the Rollout's ReplicaSets (only what a restart needs)."""
+
+    name: str
+    pod_template_hash: str
+    created_at: datetime
+    ready: bool = True
 
 
 @dataclass(frozen=True)
@@ -118,6 +130,8 @@ class Observed:
     """The pod template of a workloadRef'd Deployment (None: the Rollout's own)."""
     workload_replicas: int | None = None
     """spec.replicas of the workloadRef'd Deployment, when there is one."""
+    pods: tuple[PodView, ...] = ()
+    """The ReplicaSets' pods: needed only while spec.restartAt asks for a restart."""
 
     def replica_set(self, pod_hash: str | None) -> ReplicaSetView | None:
         return next((rs for rs in self.replica_sets if rs.pod_template_hash == pod_hash), None)
@@ -195,6 +209,13 @@ class ScaleWorkload:
 
 
 @dataclass(frozen=True)
+class DeletePod:
+    """Delete a pod so its ReplicaSet starts a fresh one (spec.restartAt)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
 class DeleteReplicaSet:
     """Delete an old ReplicaSet beyond revisionHistoryLimit."""
 
@@ -222,6 +243,7 @@ Action = (
     | ScaleWorkload
     | DeleteReplicaSet
     | DeleteAnalysisRun
+    | DeletePod
     | PointService
     | SetWeight
     | SetHeaderRoute

@@ -26,6 +26,7 @@ from rollouts.canary.types import (
     Action,
     CreateAnalysisRun,
     DeleteAnalysisRun,
+    DeletePod,
     DeleteReplicaSet,
     EmitEvent,
     PointService,
@@ -117,6 +118,9 @@ class Executor:
                 self.kube.delete(names.REPLICA_SET,
                                  f"{self.rollout.metadata.name}-{action.pod_template_hash}",
                                  self.namespace)
+        elif isinstance(action, DeletePod):
+            with contextlib.suppress(NotFound):
+                self.kube.delete(names.POD, action.name, self.namespace)
         elif isinstance(action, DeleteAnalysisRun):
             with contextlib.suppress(NotFound):
                 self.kube.delete(names.ANALYSIS_RUN, action.name, self.namespace)

@@ -14,9 +14,9 @@ __all__ = [
     "HTTP_ROUTE",
     "LEASE",
     "MANAGED_ROUTES_ANNOTATION",
+    "POD",
     "REPLICA_SET",
     "REVISION_ANNOTATION",
-    "ROLE_LABEL",
     "ROLLOUT",
     "ROLLOUT_LABEL",
     "SCALE_DOWN_ANNOTATION",
@@ -29,7 +29,6 @@ HASH_LABEL = "rollouts-pod-template-hash"
 """On ReplicaSets, their pods and the canary/stable Service selectors."""
 ROLLOUT_LABEL = "rollouts.dev/rollout"
 """On AnalysisRuns: the Rollout that created them."""
-ROLE_LABEL = "rollouts.dev/role"
 REVISION_ANNOTATION = "rollouts.dev/revision"
 SCALE_DOWN_ANNOTATION = "rollouts.dev/scale-down-deadline"
 MANAGED_ROUTES_ANNOTATION = "rollouts.dev/managed-routes"
@@ -45,6 +44,7 @@ CLUSTER_ANALYSIS_TEMPLATE: Kind = ("rollouts.dev/v1alpha1", "ClusterAnalysisTemp
 REPLICA_SET: Kind = ("apps/v1", "ReplicaSet")
 DEPLOYMENT: Kind = ("apps/v1", "Deployment")
 SERVICE: Kind = ("v1", "Service")
+POD: Kind = ("v1", "Pod")
 SECRET: Kind = ("v1", "Secret")
 EVENT: Kind = ("v1", "Event")
 LEASE: Kind = ("coordination.k8s.io/v1", "Lease")

@@ -18,6 +18,7 @@ from rollouts.canary.types import (
     HeaderRoute,
     MirrorRoute,
     Observed,
+    PodView,
     ReplicaSetView,
     RouteView,
 )
@@ -187,7 +188,13 @@ def observe(kube: Kube, rollout: Rollout) -> Observed:
                 services[service] = selector.get(names.HASH_LABEL)
             except NotFound:
                 services[service] = None
+    pods: tuple[PodView, ...] = ()
+    restart_at = rollout.spec.restart_at
+    if restart_at is not None and (rollout.status is None
+                                   or rollout.status.restarted_at != restart_at):
+        pods = _pods(kube, rollout, namespace, {rs.name for rs in replica_sets})
     return Observed(
+        pods=pods,
         replica_sets=tuple(sorted(replica_sets, key=lambda rs: rs.pod_template_hash)),
         routes=_routes(kube, rollout, namespace),
         analysis_runs=tuple(sorted(runs, key=lambda r: r.name)),
@@ -195,6 +202,24 @@ def observe(kube: Kube, rollout: Rollout) -> Observed:
         template=template,
         workload_replicas=workload_replicas,
     )
+
+
+def _pods(kube: Kube, rollout: Rollout, namespace: str,
+          replica_sets: set[str]) -> tuple[PodView, ...]:
+    """The pods of the Rollout's ReplicaSets (for spec.restartAt)."""
+    views = []
+    for pod in kube.list(names.POD, namespace, _selector(rollout) or None):
+        meta = pod.get("metadata") or {}
+        owners = {ref.get("name") for ref in meta.get("ownerReferences") or []
+                  if ref.get("kind") == "ReplicaSet"}
+        created = _timestamp(meta.get("creationTimestamp"))
+        if not owners & replica_sets or created is None or meta.get("deletionTimestamp"):
+            continue
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True"
+                    for c in (pod.get("status") or {}).get("conditions") or [])
+        views.append(PodView(meta["name"], (meta.get("labels") or {}).get(
+            names.HASH_LABEL, ""), created, ready))
+    return tuple(sorted(views, key=lambda p: p.name))
 
 
 def _timestamp(value: str | None) -> datetime | None:

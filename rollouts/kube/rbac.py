@@ -27,6 +27,7 @@ PERMISSIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("apps", "replicasets"): ("get", "list", "watch", "create", "patch", "delete"),
     ("apps", "deployments"): ("get", "patch"),
     ("", "services"): ("get", "patch"),
+    ("", "pods"): ("list", "delete"),
     ("", "secrets"): ("get",),
     ("", "events"): ("create",),
     ("gateway.networking.k8s.io", "httproutes"): ("get", "list", "watch", "update"),
@@ -45,7 +46,7 @@ KIND_RESOURCES: dict[str, str] = {
     "AnalysisTemplate": "analysistemplates",
     "ClusterAnalysisTemplate": "clusteranalysistemplates",
     "ReplicaSet": "replicasets", "Deployment": "deployments", "Service": "services",
-    "Secret": "secrets", "Event": "events", "Lease": "leases",
+    "Secret": "secrets", "Pod": "pods", "Event": "events", "Lease": "leases",
     "HTTPRoute": "httproutes", "GRPCRoute": "grpcroutes",
 }
 

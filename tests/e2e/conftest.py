@@ -24,7 +24,7 @@ T = TypeVar("T")
 
 
 def eventually(check: Callable[[], T], timeout: float = 30.0, every: float = 0.1,
-               what: str = "condition") -> T:
+               what: str | Callable[[], str] = "condition") -> T:
     """Poll ``check`` until it returns something truthy; fail with the last value."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -33,7 +33,8 @@ def eventually(check: Callable[[], T], timeout: float = 30.0, every: float = 0.1
         if last:
             return last
         time.sleep(every)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+    said = what() if callable(what) else what
+    raise AssertionError(f"timed out after {timeout}s waiting for {said}; last: {last!r}")
 
 
 class Cluster:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rollouts.kube import names
@@ -107,3 +108,25 @@ def test_operations_patched_while_the_operator_is_down_apply_when_it_returns(
                    and status(cluster).get("phase") == "Degraded", 30)
     finally:
         replica.halt()
+
+
+def test_restart_at_replaces_every_pod_and_records_it(cluster: Cluster,
+                                                      operator: RunningOperator) -> None:
+    cluster.apply(manifests(replicas=2))
+    eventually(lambda: status(cluster).get("phase") == "Healthy", 60)
+
+    def pods() -> set[str]:
+        return {p["metadata"]["name"] for p in cluster.kube.list(("v1", "Pod"), "default",
+                                                                 "app=demo")
+                if not p["metadata"].get("deletionTimestamp")}
+
+    before = pods()
+    assert len(before) == 2
+    restart_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    cluster.kube.patch(names.ROLLOUT, "demo", {"spec": {
+        "restartAt": restart_at.isoformat().replace("+00:00", "Z")}}, "default")
+    eventually(lambda: status(cluster).get("restartedAt"), 60,
+               what=lambda: f"restart recorded: {status(cluster)}")
+    after = pods()
+    assert not after & before, (before, after)
+    eventually(lambda: status(cluster).get("phase") == "Healthy" and len(pods()) == 2, 30)
