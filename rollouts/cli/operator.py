@@ -86,7 +86,8 @@ def _run_local(data_dir: Path, port: int, gateway_port: int,
             gateway = asyncio.create_task(serve_cluster(
                 Kube(load_api_client(str(server.kubeconfig))), host="127.0.0.1",
                 admin_port=gateway_port, stop=stop))
-            operator = asyncio.create_task(run_operator(kube, stop=stop))
+            operator = asyncio.create_task(run_operator(
+                kube, stop=stop, gateway_admin=f"http://127.0.0.1:{gateway_port}"))
             try:
                 await _until_signal(gateway, operator)
             finally:
@@ -114,6 +115,9 @@ def _run_local(data_dir: Path, port: int, gateway_port: int,
 @click.option("--gateway-api-crds", type=click.Path(exists=True, path_type=Path),
               default=None, help="Local mode: a file or directory of the upstream Gateway "
               "API CRDs to install (e.g. the release's standard-install.yaml).")
+@click.option("--gateway-admin", envvar="ROLLOUTS_GATEWAY_ADMIN", default=None,
+              help="Admin address of our gateway (http://HOST:9901): weights of routes it "
+              "serves count only once its serving table has them.")
 @click.option("--leader-election/--no-leader-election", default=True, show_default=True,
               help="Hold a Lease so that only one of several replicas reconciles.")
 @click.option("--lease-namespace", envvar="POD_NAMESPACE", default="default",
@@ -122,7 +126,8 @@ def _run_local(data_dir: Path, port: int, gateway_port: int,
 def operator_command(namespaces: tuple[str, ...], kubeconfig: str | None,
                      local_mode: bool | None, data_dir: Path | None, port: int,
                      gateway_admin_port: int, gateway_api_crds: Path | None,
-                     leader_election: bool, lease_namespace: str, verbose: bool) -> None:
+                     gateway_admin: str | None, leader_election: bool, lease_namespace: str,
+                     verbose: bool) -> None:
     """Run the Rollouts operator (in local mode when no cluster is configured)."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -134,4 +139,5 @@ def operator_command(namespaces: tuple[str, ...], kubeconfig: str | None,
     kube = Kube(load_api_client(kubeconfig))
     elector = LeaderElector(kube, namespace=lease_namespace) if leader_election else None
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_operator(kube, namespaces=namespaces, elector=elector))
+        asyncio.run(run_operator(kube, namespaces=namespaces, elector=elector,
+                                 gateway_admin=gateway_admin))

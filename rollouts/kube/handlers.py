@@ -20,6 +20,7 @@ from rollouts.analysis.engine import RunEngine
 from rollouts.api.analysis import AnalysisRun, AnalysisRunStatus
 from rollouts.kube import names
 from rollouts.kube.api import Kube, NotFound
+from rollouts.kube.dataplane import DataPlane
 from rollouts.kube.loops import Loops
 from rollouts.kube.reconcile import reconcile
 
@@ -32,8 +33,9 @@ _COMPLETED = ("Successful", "Failed", "Error", "Inconclusive")
 class Operator:
     """Holds the loops and registers the handlers on a kopf registry."""
 
-    def __init__(self, kube: Kube) -> None:
+    def __init__(self, kube: Kube, data_plane: DataPlane | None = None) -> None:
         self.kube = kube
+        self.data_plane = data_plane
         self.rollouts = Loops(self._reconcile_rollout)
         self.routes: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
         self.engines: dict[tuple[str, str], RunEngine] = {}
@@ -42,7 +44,8 @@ class Operator:
     # -- Rollouts -----------------------------------------------------------------------
 
     async def _reconcile_rollout(self, namespace: str, name: str) -> float | None:
-        outcome = await asyncio.to_thread(reconcile, self.kube, namespace, name)
+        outcome = await asyncio.to_thread(reconcile, self.kube, namespace, name, None,
+                                          self.data_plane)
         for users in self.routes.values():
             users.discard((namespace, name))
         for route in outcome.routes:

@@ -7,9 +7,12 @@ status says (Accepted at the route's current generation), as Flagger does.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime
 from typing import Any, Literal
+
+import requests
 
 from rollouts.api.rollout import HeaderRoutingMatch, MirrorRouteMatch, Rollout
 from rollouts.canary.steps import max_weight
@@ -24,6 +27,7 @@ from rollouts.canary.types import (
 )
 from rollouts.kube import names
 from rollouts.kube.api import Kube, NotFound
+from rollouts.kube.dataplane import DataPlane
 from rollouts.traffic.httproute import RouteError, canary_share, managed_rule_names
 
 __all__ = ["observe", "owned_by", "parents_verdict", "route_view"]
@@ -135,18 +139,57 @@ def route_view(route: Obj | None, name: str, namespace: str, kind: str,
                      waiting_for=why, header_routes=headers, mirror_routes=mirrors)
 
 
-def _routes(kube: Kube, rollout: Rollout, namespace: str) -> tuple[RouteView, ...]:
+def _served_by_us(route: Obj) -> bool:
+    return any(entry.get("controllerName") == names.GATEWAY_CONTROLLER
+               for entry in (route.get("status") or {}).get("parents") or [])
+
+
+def _check_data_plane(view: RouteView, route: Obj | None, rollout: Rollout,
+                      data_plane: DataPlane | None,
+                      config: dict[str, Any] | None) -> RouteView:
+    """A verified route served by our gateway stays verified only if the data plane
+    serves the same split."""
+    if data_plane is None or route is None or not view.verified or not _served_by_us(route):
+        return view
+    canary = rollout.canary
+    assert canary.canary_service and canary.stable_service
+    if config is None:
+        return dataclasses.replace(view, verified=False, waiting_for=(
+            f"cannot read our gateway's table at {data_plane.address}"))
+    share = DataPlane.canary_share(config, view.namespace, view.name, canary.canary_service,
+                                   canary.stable_service)
+    serving = None if share is None else round(share * max_weight(rollout), 6)
+    if serving is None or view.canary_weight is None \
+            or abs(serving - view.canary_weight) > 1e-6:
+        shown = "nothing" if serving is None else f"canary weight {serving:g}"
+        return dataclasses.replace(view, verified=False, waiting_for=(
+            f"our gateway still serves {shown}"))
+    return view
+
+
+def _routes(kube: Kube, rollout: Rollout, namespace: str,
+            data_plane: DataPlane | None = None) -> tuple[RouteView, ...]:
     routing = rollout.canary.traffic_routing
     gateway = routing.gateway_api if routing else None
     if gateway is None:
         return ()
     views = []
+    config: dict[str, Any] | None = None
+    fetched = False
     for kind, refs in ((names.HTTP_ROUTE, gateway.http_routes or []),
                        (names.GRPC_ROUTE, gateway.grpc_routes or [])):
         for ref in refs:
             route_ns = ref.namespace or namespace
-            views.append(route_view(kube.find(kind, ref.name, route_ns), ref.name, route_ns,
-                                    kind[1], rollout))
+            route = kube.find(kind, ref.name, route_ns)
+            view = route_view(route, ref.name, route_ns, kind[1], rollout)
+            if data_plane is not None and route is not None and _served_by_us(route) \
+                    and not fetched:
+                fetched = True
+                try:
+                    config = data_plane.compiled()
+                except (requests.RequestException, ValueError):
+                    config = None
+            views.append(_check_data_plane(view, route, rollout, data_plane, config))
     return tuple(views)
 
 
@@ -155,7 +198,7 @@ def _selector(rollout: Rollout) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted((labels or {}).items()))
 
 
-def observe(kube: Kube, rollout: Rollout) -> Observed:
+def observe(kube: Kube, rollout: Rollout, data_plane: DataPlane | None = None) -> Observed:
     """The world as the core needs it, for ``rollout`` (which must have a namespace)."""
     namespace = rollout.metadata.namespace or "default"
     uid = rollout.metadata.uid
@@ -196,7 +239,7 @@ def observe(kube: Kube, rollout: Rollout) -> Observed:
     return Observed(
         pods=pods,
         replica_sets=tuple(sorted(replica_sets, key=lambda rs: rs.pod_template_hash)),
-        routes=_routes(kube, rollout, namespace),
+        routes=_routes(kube, rollout, namespace, data_plane),
         analysis_runs=tuple(sorted(runs, key=lambda r: r.name)),
         services=services,
         template=template,

@@ -20,6 +20,7 @@ from rollouts.canary.decide import decide
 from rollouts.canary.types import EmitEvent
 from rollouts.kube import names
 from rollouts.kube.api import ApiError, Conflict, Kube
+from rollouts.kube.dataplane import DataPlane
 from rollouts.kube.executor import Executor
 from rollouts.kube.observe import observe
 from rollouts.kube.status import merge_patch
@@ -65,7 +66,8 @@ def _invalid_document(kube: Kube, document: dict[str, Any], error: ValidationErr
     return Outcome(None, problems)
 
 
-def reconcile(kube: Kube, namespace: str, name: str, now: datetime | None = None) -> Outcome:
+def reconcile(kube: Kube, namespace: str, name: str, now: datetime | None = None,
+              data_plane: DataPlane | None = None) -> Outcome:
     """Reconcile the Rollout ``namespace/name`` once."""
     now = now or datetime.now(UTC)
     document = kube.find(names.ROLLOUT, name, namespace)
@@ -77,7 +79,7 @@ def reconcile(kube: Kube, namespace: str, name: str, now: datetime | None = None
         rollout = Rollout.model_validate(clean)
     except ValidationError as error:
         return _invalid_document(kube, document, error, now)
-    observed = observe(kube, rollout)
+    observed = observe(kube, rollout, data_plane)
     decision = decide(rollout, observed, now)
     routes = tuple((view.namespace, view.name) for view in observed.routes)
     status = decision.status.to_dict()

@@ -12,6 +12,7 @@ from typing import Any
 import kopf
 
 from rollouts.kube.api import Kube
+from rollouts.kube.dataplane import DataPlane
 from rollouts.kube.handlers import Operator
 from rollouts.kube.leader import LeaderElector
 
@@ -22,15 +23,20 @@ log = logging.getLogger(__name__)
 
 async def run_operator(kube: Kube, *, namespaces: Sequence[str] = (),
                        elector: LeaderElector | None = None,
-                       stop: threading.Event | asyncio.Event | None = None) -> None:
-    """Reconcile Rollouts (in ``namespaces``, or all) until ``stop`` is set."""
+                       stop: threading.Event | asyncio.Event | None = None,
+                       gateway_admin: str | None = None) -> None:
+    """Reconcile Rollouts (in ``namespaces``, or all) until ``stop`` is set.
+
+    ``gateway_admin``: our gateway's admin address; routes it serves are verified
+    against the table it is serving too.
+    """
     if elector is not None:
         log.info("waiting for leadership (Lease %s/%s) as %s", elector.namespace, elector.name,
                  elector.identity)
         await elector.acquire()
         log.info("leading as %s", elector.identity)
     registry = kopf.OperatorRegistry()
-    operator = Operator(kube)
+    operator = Operator(kube, DataPlane(gateway_admin) if gateway_admin else None)
     operator.register(registry)
     info = connection_info(kube)
 

@@ -66,15 +66,16 @@ def cluster() -> Iterator[Cluster]:
 
 
 class RunningOperator:
-    def __init__(self, cluster: Cluster) -> None:
+    def __init__(self, cluster: Cluster, **options: Any) -> None:
         self.kube = Kube(load_api_client(cluster.kubeconfig))
+        self.options = options
         self.stop_flag = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True, name="operator")
         self.error: BaseException | None = None
 
     def _run(self) -> None:
         try:
-            asyncio.run(run_operator(self.kube, stop=self.stop_flag))
+            asyncio.run(run_operator(self.kube, stop=self.stop_flag, **self.options))
         except BaseException as error:  # surfaced by stop()
             self.error = error
 

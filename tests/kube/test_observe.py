@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from rollouts.kube.observe import parents_verdict, route_view
+import pytest
+
+from rollouts.kube.dataplane import DataPlane
+from rollouts.kube.observe import _check_data_plane, parents_verdict, route_view
 from tests.canary.support import make_rollout
 
 
@@ -69,3 +72,35 @@ def test_route_without_the_canary_backend_explains() -> None:
     view = route_view(broken, "web", "default", "HTTPRoute", make_rollout())
     assert view.canary_weight is None
     assert "has a backendRef to web-stable but none to web-canary" in view.waiting_for
+
+
+def served(weights: tuple[int, int]) -> dict[str, Any]:
+    """Our gateway's /config with one match of route default/web."""
+    return {"ports": {"80": {"listeners": [{"hostnames": {"*": [{
+        "route": "default/web", "backends": [
+            {"backend": "default/web-stable:80", "weight": weights[0]},
+            {"backend": "default/web-canary:80", "weight": weights[1]}]}]}}]}}}
+
+
+def test_data_plane_share_is_read_from_the_serving_table() -> None:
+    share = DataPlane.canary_share(served((900_000, 100_000)), "default", "web",
+                                   "web-canary", "web-stable")
+    assert share == pytest.approx(0.1)
+    assert DataPlane.canary_share(served((1, 0)), "default", "other", "web-canary",
+                                  "web-stable") is None
+
+
+def test_our_gateway_still_serving_the_old_split_is_not_verified() -> None:
+    ours = accepted(2)
+    route_doc = route(2, [ours])
+    view = route_view(route_doc, "web", "default", "HTTPRoute", make_rollout())
+    assert view.verified
+    plane = DataPlane("http://127.0.0.1:1")
+    stale = _check_data_plane(view, route_doc, make_rollout(), plane, served((1, 0)))
+    assert not stale.verified
+    assert stale.waiting_for == "our gateway still serves canary weight 0"
+    fresh = _check_data_plane(view, route_doc, make_rollout(), plane,
+                              served((900_000, 100_000)))
+    assert fresh.verified
+    unreachable = _check_data_plane(view, route_doc, make_rollout(), plane, None)
+    assert unreachable.waiting_for.startswith("cannot read our gateway's table")
