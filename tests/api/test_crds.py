@@ -15,10 +15,10 @@ from rollouts.api.crds import (
     SchemaError,
     all_crds,
     crd_filename,
-    structural_problems,
     structural_schema,
 )
 from rollouts.api.rollout import Rollout
+from rollouts.api.structural import structural_problems
 from rollouts.api.validation import parse_object
 
 ROOT = Path(__file__).resolve().parents[2]
