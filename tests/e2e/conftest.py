@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -38,11 +39,11 @@ def eventually(check: Callable[[], T], timeout: float = 30.0, every: float = 0.1
 
 
 class Cluster:
-    """Local mode with our CRDs and the Gateway API route CRDs installed."""
+    """Local mode (or the cluster of ROLLOUTS_E2E_KUBECONFIG) with our CRDs and the Gateway
+    API route CRDs installed."""
 
-    def __init__(self, server: ServerThread) -> None:
-        self.server = server
-        self.kubeconfig = str(server.kubeconfig)
+    def __init__(self, kubeconfig: str) -> None:
+        self.kubeconfig = kubeconfig
         self.kube = Kube(load_api_client(self.kubeconfig))
 
     def apply(self, documents: list[dict[str, Any]], namespace: str = "default") -> None:
@@ -50,19 +51,31 @@ class Cluster:
             kind = (doc["apiVersion"], doc["kind"])
             scoped = None if doc["kind"] in ("CustomResourceDefinition", "Namespace",
                                              "ClusterAnalysisTemplate") else namespace
+            if (doc["kind"] == "CustomResourceDefinition"
+                    and self.kube.find(kind, doc["metadata"]["name"]) is not None):
+                continue  # a real cluster may have them already
             self.kube.create(kind, doc, scoped)
 
     def apply_yaml(self, text: str, namespace: str = "default") -> None:
         self.apply([d for d in yaml.safe_load_all(text) if d], namespace)
 
 
+def _install(c: Cluster) -> Cluster:
+    crds = [*sorted((REPO / "crds").glob("*.yaml")), GATEWAY_CRDS / "httproutes.yaml"]
+    c.apply([yaml.safe_load(p.read_text()) for p in crds])
+    return c
+
+
 @pytest.fixture
 def cluster() -> Iterator[Cluster]:
+    """Local mode, or the real cluster whose kubeconfig ROLLOUTS_E2E_KUBECONFIG names (it
+    must run the demo image rollouts-demo:VERSION, built from this repository)."""
+    real = os.environ.get("ROLLOUTS_E2E_KUBECONFIG")
+    if real:
+        yield _install(Cluster(real))
+        return
     with ServerThread(workloads=True) as server:
-        c = Cluster(server)
-        crds = [*sorted((REPO / "crds").glob("*.yaml")), GATEWAY_CRDS / "httproutes.yaml"]
-        c.apply([yaml.safe_load(p.read_text()) for p in crds])
-        yield c
+        yield _install(Cluster(str(server.kubeconfig)))
 
 
 class RunningOperator:
