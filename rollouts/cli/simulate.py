@@ -19,6 +19,7 @@ import yaml
 from rollouts.api.rollout import Rollout
 from rollouts.api.validation import object_label, parse_object
 from rollouts.canary.simulation import TimelineEntry, simulate
+from rollouts.canary.steps import step_label
 from rollouts.canary.types import (
     Action,
     CreateAnalysisRun,
@@ -94,13 +95,13 @@ def _verdict(result: str, at_step: int | None) -> Any:
     return verdict
 
 
-def _format(entry: TimelineEntry, roles: dict[str, str]) -> str:
+def _format(entry: TimelineEntry, roles: dict[str, str], width: int) -> str:
     weight = "-" if entry.canary_weight is None else f"{entry.canary_weight:g}%"
     happenings = [d for a in entry.actions if (d := _describe(a, roles))]
     if entry.note:
         happenings.insert(0, f"[{entry.note}]")
     what = "; ".join(happenings) or (entry.message or "")
-    return f"{entry.at:>7.0f}s  {entry.step:<34} {weight:>7}  {entry.phase:<12} {what}"
+    return f"{entry.at:>7.0f}s  {entry.step:<{width}} {weight:>7}  {entry.phase:<12} {what}"
 
 
 @click.command("simulate")
@@ -132,7 +133,9 @@ def simulate_command(file: str, name: str | None, analysis_result: str, fail_ana
     if analysis_result != "Successful":
         where = f"step {at_step}" if at_step else "every analysis"
         click.echo(f"what-if: {where} ends {analysis_result}")
-    click.echo(f"{'time':>8}  {'step':<34} {'canary':>7}  {'phase':<12} what happens")
+    width = max([34, *(len(f"{i + 1}/{len(steps)} {step_label(s)}")
+                       for i, s in enumerate(steps))])
+    click.echo(f"{'time':>8}  {'step':<{width}} {'canary':>7}  {'phase':<12} what happens")
     roles: dict[str, str] = {}
     last: TimelineEntry | None = None
     for entry in simulate(rollout, verdict=_verdict(analysis_result, at_step), start=_START):
@@ -141,7 +144,7 @@ def simulate_command(file: str, name: str | None, analysis_result: str, fail_ana
                 roles.setdefault(action.pod_template_hash, action.role)
         if entry.actions or entry.note or last is None or entry.phase != last.phase \
                 or entry.message != last.message:
-            click.echo(_format(entry, roles))
+            click.echo(_format(entry, roles, width))
         last = entry
     if last is not None:
         click.echo(f"result: {last.phase} after {last.at:g}s"
