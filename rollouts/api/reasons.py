@@ -50,7 +50,6 @@ class Reason:
     # Pause conditions
     CANARY_PAUSE_STEP = "CanaryPauseStep"
     INCONCLUSIVE_ANALYSIS = "InconclusiveAnalysisRun"
-    PAUSED_BY_USER = "PausedByUser"
     # Events
     ROLLOUT_UPDATED = "RolloutUpdated"
     STEP_COMPLETED = "RolloutStepCompleted"
@@ -62,4 +61,3 @@ class Reason:
     ANALYSIS_RUN_INCONCLUSIVE = "AnalysisRunInconclusive"
     ROLLOUT_PROMOTED = "RolloutPromoted"
     FAST_ROLLBACK = "SkipSteps"
-    SCALED_DOWN = "ScalingReplicaSet"

@@ -13,8 +13,9 @@ from datetime import datetime
 from rollouts.api import reasons
 from rollouts.api.base import Condition
 from rollouts.api.reasons import Reason
+from rollouts.api.rollout import RolloutStatus
 
-__all__ = ["Facts", "derive_conditions", "derive_phase"]
+__all__ = ["Facts", "derive_conditions", "derive_phase", "invalid_status"]
 
 
 @dataclass(frozen=True)
@@ -138,3 +139,16 @@ def derive_phase(conditions: list[Condition]) -> str:
     if _status(conditions, reasons.HEALTHY)[0] == "True":
         return "Healthy"
     return "Progressing"
+
+
+def invalid_status(old: RolloutStatus, message: str, now: datetime) -> RolloutStatus:
+    """The status of a Rollout whose spec is invalid: InvalidSpec, Degraded, the problems."""
+    status = old.model_copy(deep=True)
+    facts = Facts(invalid_spec=message, aborted=False, abort_message="", paused=False,
+                  completed=False, available=False, available_replicas=0, replicas=0,
+                  deadline_exceeded=False, progressed=False, new_replica_set=False,
+                  progress_message="")
+    status.conditions = derive_conditions(old.conditions or [], facts, now)
+    status.phase = derive_phase(status.conditions)  # type: ignore[assignment]
+    status.message = f"InvalidSpec: {message}"
+    return status

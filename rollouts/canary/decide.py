@@ -135,7 +135,7 @@ class _Recipe(Outcome):
         self.desired.scale(self.new_hash, self.rollout.spec.replicas, "stable")
         self._route_everything_to(self.new_hash)
         self.desired.canary_weight = 0.0 if canary.traffic_routing else None
-        self._manage_routes(header={}, mirror={})
+        self._remove_managed_routes()
         self.desired.terminate_runs += self._running_runs()
         st.current_step_index = len(self.steps) if self.steps else None
         st.pause_conditions = None
@@ -184,7 +184,7 @@ class _Recipe(Outcome):
         self.desired.stable_hash = st.stable_rs
         if canary.traffic_routing is not None:
             self.desired.canary_weight = 0.0
-            self._manage_routes(header={}, mirror={})
+            self._remove_managed_routes()
         self.desired.terminate_runs += self._running_runs()
         rs = self.observed.replica_set(self.new_hash)
         if rs is not None and rs.replicas > 0:
@@ -289,10 +289,11 @@ class _Recipe(Outcome):
         self.desired.mirror_routes = state.desired.mirror_routes
         return state
 
-    def _manage_routes(self, *, header: dict, mirror: dict) -> None:  # type: ignore[type-arg]
+    def _remove_managed_routes(self) -> None:
+        """No header or mirror route stays (fully promoted, or aborted)."""
         routing = self.rollout.canary.traffic_routing
         names = tuple(r.name for r in (routing.managed_routes or [])) if routing else ()
         self.desired.managed_route_names = names
-        self.desired.header_routes = header
-        self.desired.mirror_routes = mirror
+        self.desired.header_routes = {}
+        self.desired.mirror_routes = {}
 

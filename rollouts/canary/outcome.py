@@ -13,7 +13,7 @@ from rollouts.api.rollout import (
     TrafficWeights,
     WeightDestination,
 )
-from rollouts.canary.conditions import Facts, derive_conditions, derive_phase
+from rollouts.canary.conditions import Facts, derive_conditions, derive_phase, invalid_status
 from rollouts.canary.gates import Gates
 from rollouts.canary.history import housekeeping
 from rollouts.canary.plan import plan_actions
@@ -38,7 +38,7 @@ class Outcome(Gates):
                 or old.current_pod_hash != new.current_pod_hash
                 or self._counts() != (old.updated_replicas, old.ready_replicas,
                                       old.available_replicas)
-                or self._desired_weight() != self._old_weight())
+                or self.desired.canary_weight != self._old_weight())
 
     def _check_progress_deadline(self) -> None:
         if self.paused or self.status.abort or self.status.stable_rs == self.new_hash:
@@ -103,9 +103,6 @@ class Outcome(Gates):
         return (new.replicas if new else 0,
                 sum(rs.ready_replicas for rs in self.observed.replica_sets),
                 sum(rs.available_replicas for rs in self.observed.replica_sets))
-
-    def _desired_weight(self) -> float | None:
-        return self.desired.canary_weight
 
     def _old_weight(self) -> float | None:
         weights = self.old.canary.weights if self.old.canary else None
@@ -183,13 +180,6 @@ class Outcome(Gates):
         return Decision(status=st, actions=actions + weight_events, requeue_after=requeue)
 
     def _invalid(self, message: str) -> Decision:
-        st = self.status
-        facts = Facts(invalid_spec=message, aborted=False, abort_message="", paused=False,
-                      completed=False, available=False, available_replicas=0,
-                      replicas=self.rollout.spec.replicas, deadline_exceeded=False,
-                      progressed=False, new_replica_set=False, progress_message="")
-        st.conditions = derive_conditions(self.old.conditions or [], facts, self.now)
-        st.phase = derive_phase(st.conditions)  # type: ignore[assignment]
-        st.message = f"InvalidSpec: {message}"
-        return Decision(status=st, actions=(), requeue_after=None)
+        return Decision(status=invalid_status(self.status, message, self.now), actions=(),
+                        requeue_after=None)
 

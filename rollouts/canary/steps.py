@@ -20,7 +20,6 @@ __all__ = [
     "desired_header_routes",
     "desired_mirror_routes",
     "max_weight",
-    "previous_set_weight",
     "step_label",
 ]
 
@@ -39,11 +38,6 @@ def current_set_weight(rollout: Rollout, index: int) -> float:
         if step.set_weight is not None:
             return step.set_weight
     return 0.0
-
-
-def previous_set_weight(rollout: Rollout, index: int) -> float:
-    """The setWeight in force before step ``index`` began."""
-    return current_set_weight(rollout, index - 1) if index > 0 else 0.0
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,7 @@ def _classified(what: str) -> Iterator[None]:
         if status in (429, 500, 502, 503, 504) or status == 0:
             raise TemporaryError(message, status) from error
         raise ApiError(message, status) from error
-    except (OSError, ConnectionError) as error:
+    except OSError as error:
         raise TemporaryError(f"{what}: {error}", 0) from error
 
 

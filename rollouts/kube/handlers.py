@@ -79,7 +79,7 @@ class Operator:
             return None
         if ((document.get("status") or {}).get("phase") or "") in _COMPLETED:
             return None
-        document = {k: v for k, v in document.items()}
+        document = dict(document)
         document["metadata"] = {k: v for k, v in document["metadata"].items()
                                 if k != "managedFields"}
         run = AnalysisRun.model_validate(document)

@@ -14,8 +14,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from rollouts.api.reasons import Reason
-from rollouts.api.rollout import Rollout
+from rollouts.api.rollout import Rollout, RolloutStatus
+from rollouts.api.validation import parse_object
+from rollouts.canary.conditions import invalid_status
 from rollouts.canary.decide import decide
 from rollouts.canary.types import EmitEvent
 from rollouts.kube import names
@@ -53,16 +54,14 @@ def _status_write(kube: Kube, document: dict[str, Any], new_status: dict[str, An
     return True
 
 
-def _invalid_document(kube: Kube, document: dict[str, Any], error: ValidationError,
+def _invalid_document(kube: Kube, document: dict[str, Any], problems: str,
                       now: datetime) -> Outcome:
-    problems = "; ".join(
-        f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
-    stamp = now.isoformat().replace("+00:00", "Z")
-    status = dict(document.get("status") or {})
-    status.update({"phase": "Degraded", "message": f"InvalidSpec: {problems}", "conditions": [
-        {"type": "InvalidSpec", "status": "True", "reason": Reason.INVALID_SPEC,
-         "message": problems, "lastTransitionTime": stamp, "lastUpdateTime": stamp}]})
-    _status_write(kube, document, status)
+    """A Rollout the models cannot even read: InvalidSpec, as the core would say."""
+    try:
+        old = RolloutStatus.model_validate(document.get("status") or {})
+    except ValidationError:
+        old = RolloutStatus()
+    _status_write(kube, document, invalid_status(old, problems, now).to_dict())
     return Outcome(None, problems)
 
 
@@ -75,10 +74,9 @@ def reconcile(kube: Kube, namespace: str, name: str, now: datetime | None = None
         return Outcome(None)
     clean = {k: v for k, v in document.items() if k != "metadata"}
     clean["metadata"] = {k: v for k, v in document["metadata"].items() if k != "managedFields"}
-    try:
-        rollout = Rollout.model_validate(clean)
-    except ValidationError as error:
-        return _invalid_document(kube, document, error, now)
+    rollout, problems = parse_object(clean)
+    if not isinstance(rollout, Rollout):
+        return _invalid_document(kube, document, "; ".join(map(str, problems)), now)
     observed = observe(kube, rollout, data_plane)
     decision = decide(rollout, observed, now)
     routes = tuple((view.namespace, view.name) for view in observed.routes)
