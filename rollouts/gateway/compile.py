@@ -164,6 +164,9 @@ def _build_action(
         both = [x for x in (a.timeout_request, a.timeout_backend) if x is not None]
         a.timeout = min(both) if both else None
     targets: list[tuple[BackendTarget, int]] = []
+    # GRPCRoute: requests for an invalid backendRef MUST get UNAVAILABLE, which gRPC
+    # clients read from HTTP 503 (HTTPRoute's 500 would surface as UNKNOWN)
+    grpc = isinstance(info.route, GRPCRoute)
     for ref, rb in zip(rule.backend_refs, info.backends[i], strict=True):
         req_mods = resp_mods = None
         for f in ref.filters:
@@ -174,11 +177,12 @@ def _build_action(
             else:
                 raise RuleError(f"unsupported backendRef filter type {f.type}")
         st = reg.route_stats(info.label, rule_label, rb.label)
-        targets.append((BackendTarget(rb.label, rb.weight, rb.status, rb.endpoints, st,
+        status = 503 if grpc and rb.status == 500 else rb.status
+        targets.append((BackendTarget(rb.label, rb.weight, status, rb.endpoints, st,
                                       req_mods, resp_mods, rb.h2), rb.weight))  # fmt: skip
     a.backends = SmoothWeighted(targets)
     if a.redirect is None and len(a.backends) == 0:
-        a.fixed_status = 500
+        a.fixed_status = 503 if grpc else 500
     return a
 
 

@@ -10,7 +10,10 @@ the upstream), and request DATA is acknowledged only once handed on. Uses the pu
 Python ``h2`` library, so HTTP/2 costs more CPU per request than HTTP/1.1. Which
 protocol the upstream speaks is the stream's ClientConn's business (HTTP/1.1, or h2c
 for gRPC, see ``h2upstream``); gRPC trailers come back as HTTP/1.1 chunked trailers and
-leave here as an HTTP/2 trailing HEADERS frame.
+leave here as an HTTP/2 trailing HEADERS frame, and a gRPC "Trailers-Only" answer (the
+status in the response headers, no body) leaves as the single HEADERS frame with
+END_STREAM that gRPC clients require. The connection's receive window is large, so a
+stream whose upstream is slow to take its body holds back only its own stream window.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ if TYPE_CHECKING:
 __all__ = ["PREFACE", "H2Session"]
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#: connection-level receive window (each stream keeps h2's 64 KiB default)
+CONN_WINDOW = 16 * 1024 * 1024
 _DROP = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding",
                    b"upgrade", b"te", b"trailer"))  # fmt: skip
 _BAD = (b"\r", b"\n", b"\0")
@@ -56,6 +61,7 @@ class _StreamTransport(asyncio.Transport):
         self.chunked = False  # request body re-framed as chunked (no content-length)
         self.in_body = False  # headers after this point are trailers (gRPC status)
         self.trailers: list[tuple[bytes, bytes]] = []
+        self.held: list[tuple[bytes, bytes]] | None = None  # a Trailers-Only HEADERS
 
     # ---- asyncio.Transport surface used by ClientConn
     def get_extra_info(self, name: str, default: Any = None) -> Any:
@@ -108,12 +114,26 @@ class _StreamTransport(asyncio.Transport):
         if 100 <= status < 200:
             return  # interim responses are not relayed over HTTP/2
         self.in_body = True
-        self.session.send_headers(self.stream_id, [(b":status", b"%d" % status), *headers],
-                                  end=self.head_only)  # fmt: skip
-        if self.head_only:
+        head = [(b":status", b"%d" % status), *headers]
+        if not self.head_only and any(n == b"grpc-status" for n, _ in headers):
+            # gRPC "Trailers-Only": it must stay ONE HEADERS frame with END_STREAM (gRPC
+            # clients reject HEADERS + empty DATA), so hold it until the end is known
+            self.held = head
+            return
+        empty = not self.head_only and (b"content-length", b"0") in headers
+        self.session.send_headers(self.stream_id, head, end=self.head_only or empty)
+        if self.head_only or empty:
             self.ended = True
 
+    def _send_held(self, end: bool) -> None:
+        head, self.held = self.held, None
+        if head is not None:
+            self.session.send_headers(self.stream_id, head + self.trailers, end=end)
+            if end:
+                self.trailers = []
+
     def on_body(self, body: bytes) -> None:
+        self._send_held(end=False)
         self.pending += body
         self.session.flush(self)
 
@@ -121,6 +141,11 @@ class _StreamTransport(asyncio.Transport):
         if self.parser.get_status_code() < 200 or self.ended:
             return
         self.ended = True
+        if self.held is not None:
+            self._send_held(end=True)
+            if self.closing:
+                self.session.streams.pop(self.stream_id, None)
+            return
         self.session.flush(self, end=True)
 
 
@@ -137,6 +162,9 @@ class H2Session:
         self.h2 = h2.connection.H2Connection(h2.config.H2Configuration(
             client_side=False, header_encoding=None))  # fmt: skip
         self.h2.initiate_connection()
+        # a large connection window: a stream whose upstream is slow holds back only its
+        # own 64 KiB window, never the other streams of this connection
+        self.h2.increment_flow_control_window(CONN_WINDOW - 65535)
         self.streams: dict[int, _StreamTransport] = {}
         self.unacked: dict[int, int] = {}
         self.ended_flush: set[int] = set()

@@ -8,6 +8,8 @@ keeps each of those modules readable and the head building testable on its own.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator, Mapping
 from http import HTTPStatus
 
 import httptools
@@ -21,8 +23,10 @@ __all__ = [
     "STATUS_LINES",
     "BadRequest",
     "Limits",
+    "RawHeaders",
     "Request",
     "absolute_target",
+    "quick_request",
     "simple_response",
     "split_header_line",
     "upstream_head",
@@ -71,14 +75,21 @@ class BadRequest(Exception):
 
 
 class Request:
-    __slots__ = ("body", "chunked", "complete", "has_body", "hdict", "http10",
-                 "keep_alive",
-                 "lines", "method", "mirror", "nbytes", "upgrade", "url")  # fmt: skip
+    """One request as the proxy sees it. ``quick_request`` fills ``raw`` (the forwarded
+    header block as received) and a lazy ``hdict``; the callback parser fills ``lines``."""
+
+    __slots__ = ("body", "chunked", "complete", "has_body", "hdict", "host", "http10",
+                 "keep_alive", "lines", "method", "mirror", "nbytes", "raw", "upgrade",
+                 "url", "xff")  # fmt: skip
 
     def __init__(self) -> None:
         self.url = b""
-        self.hdict: dict[bytes, bytes] = {}
+        self.hdict: Mapping[bytes, bytes] = {}
         self.lines: list[bytes] = []  # forwarded header lines, formatted
+        #: forwarded header lines exactly as received, each preceded by CRLF
+        self.raw: bytes | None = None
+        self.host = b""
+        self.xff: bytes | None = None  # the client's X-Forwarded-For, if any
         self.method = b""
         self.keep_alive = True
         self.http10 = False
@@ -105,7 +116,7 @@ def absolute_target(raw: bytes, query: bytes, r: Request) -> tuple[bytes, bytes]
     except httptools.HttpParserInvalidURLError as exc:
         raise BadRequest(400) from exc
     if u.host:
-        r.hdict[b"host"] = u.host + (b":%d" % u.port if u.port else b"")
+        r.host = u.host + (b":%d" % u.port if u.port else b"")
     return (u.path or b"/"), (u.query or b"")
 
 
@@ -132,17 +143,147 @@ def _drop_listed(r: Request, connection: bytes) -> None:
         r.lines = [ln for ln in r.lines if split_header_line(ln)[0].lower() not in names]
 
 
+class RawHeaders(Mapping[bytes, bytes]):
+    """Lower-cased header lookup over a raw header block, split only when first asked
+    (most requests are routed on host and path alone and never need it)."""
+
+    __slots__ = ("block", "parsed")
+
+    def __init__(self, block: bytes) -> None:
+        self.block = block
+        self.parsed: dict[bytes, bytes] | None = None
+
+    def _dict(self) -> dict[bytes, bytes]:
+        d = self.parsed
+        if d is None:
+            d = self.parsed = {}
+            for name, value in raw_pairs(self.block):
+                d.setdefault(name.lower(), value)
+        return d
+
+    def get(self, key: bytes, default: bytes | None = None) -> bytes | None:  # type: ignore[override]
+        return self._dict().get(key, default)
+
+    def __getitem__(self, key: bytes) -> bytes:
+        return self._dict()[key]
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._dict())
+
+    def __len__(self) -> int:
+        return len(self._dict())
+
+
+def raw_pairs(block: bytes) -> list[tuple[bytes, bytes]]:
+    """``(name, value)`` of each line of a CRLF-preceded raw header block."""
+    out = []
+    for line in block.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        out.append((name, value.strip(b" \t")))
+    return out
+
+
+#: request headers the quick path must look at: hop-by-hop, framing, X-Forwarded-*
+_QUICK_SPECIAL = re.compile(
+    rb"\r\n(connection|keep-alive|proxy-connection|te|trailer|transfer-encoding|upgrade"
+    rb"|x-forwarded-for|x-forwarded-proto|content-length|expect|http2-settings):"
+)
+#: headers the quick path drops without looking at their value
+_QUICK_DROP = frozenset((b"keep-alive", b"proxy-connection", b"te", b"trailer",
+                         b"x-forwarded-proto"))  # fmt: skip
+
+
+def quick_request(data: bytes, limits: Limits) -> Request | None:
+    """The common case without per-header Python work: ``data`` is exactly one whole
+    request head with no body (the caller checked that it ends at its first blank
+    line), in origin form, with no framing, upgrade or ``Connection``-listed headers.
+    Anything else returns None and goes through the callback parser, which then
+    answers errors and limits exactly as before. The caller still has httptools
+    validate ``data`` before trusting the result."""
+    n = len(data)
+    if n > limits.max_header_bytes:
+        return None
+    eol = data.find(b"\r\n")
+    sp1 = data.find(b" ", 0, eol)
+    sp2 = data.find(b" ", sp1 + 1, eol)
+    if sp1 <= 0 or sp2 < 0:
+        return None
+    url = data[sp1 + 1 : sp2]
+    if url[:1] != b"/" or len(url) > limits.max_url:
+        return None
+    version = data[sp2 + 1 : eol]
+    if version != b"HTTP/1.1" and version != b"HTTP/1.0":
+        return None
+    if data.count(b"\r\n") - 2 > limits.max_headers:
+        return None
+    lower = data.lower()
+    r = Request()
+    r.http10 = version == b"HTTP/1.0"
+    r.keep_alive = not r.http10
+    cuts: list[tuple[int, int]] = []
+    for m in _QUICK_SPECIAL.finditer(lower):
+        name = m.group(1)
+        end = data.find(b"\r\n", m.end())
+        if name == b"connection":
+            for token in lower[m.end() : end].split(b","):
+                token = token.strip(b" \t")
+                if token == b"close":
+                    r.keep_alive = False
+                elif token == b"keep-alive":
+                    r.keep_alive = True
+                elif token:
+                    return None  # upgrade, or names other hop-by-hop headers
+        elif name == b"x-forwarded-for":
+            if r.xff is not None:
+                return None
+            r.xff = data[m.end() : end].strip(b" \t")
+        elif name not in _QUICK_DROP:
+            return None
+        cuts.append((m.start(), end))
+    hi = lower.find(b"\r\nhost:")
+    if hi >= 0:
+        he = data.find(b"\r\n", hi + 7)
+        if lower.find(b"\r\nhost:", he) >= 0:
+            return None  # two Host headers: let the full parser decide
+        r.host = data[hi + 7 : he].strip(b" \t")
+    if cuts:
+        pieces, pos = [], eol
+        for start, end in cuts:
+            pieces.append(data[pos:start])
+            pos = end
+        pieces.append(data[pos : n - 4])
+        r.raw = b"".join(pieces)
+    else:
+        r.raw = data[eol : n - 4]
+    r.hdict = RawHeaders(r.raw)
+    r.method = data[:sp1]
+    r.url = url
+    r.complete = True
+    return r
+
+
 def upstream_head(
     r: Request, a: Action, t: BackendTarget, m: Match, raw_path: bytes, query: bytes,
     path: str, peer: bytes, scheme: bytes,
 ) -> bytes:  # fmt: skip
     """The HTTP/1.1 request head sent upstream: hop-by-hop headers dropped, filters
     applied (rule, then backend), path and host rewritten, X-Forwarded-* added."""
+    if a.rewrite_path is not None:
+        raw_path = a.rewrite_path.apply(path, m.prefix).encode("latin-1")
+    target = raw_path + b"?" + query if query else raw_path
+    xff = r.xff
+    forwarded = (b"\r\nX-Forwarded-For: " + (xff + b", " + peer if xff else peer)
+                 + b"\r\nX-Forwarded-Proto: " + scheme + b"\r\n")  # fmt: skip
+    if r.raw is not None:
+        if a.req_mods is None and t.req_mods is None and a.rewrite_host is None:
+            # the quick path: the client's header block goes on as received
+            return r.method + b" " + target + b" HTTP/1.1" + r.raw + forwarded + b"\r\n"
+        r.lines = [n + b": " + v + b"\r\n" for n, v in raw_pairs(r.raw)]
     conn_hdr = r.hdict.get(b"connection")
     if conn_hdr is not None and conn_hdr.lower() not in _PLAIN_CONNECTION:
         _drop_listed(r, conn_hdr)  # headers named in Connection are hop-by-hop too
     if a.req_mods is None and t.req_mods is None and a.rewrite_host is None:
-        lines = r.lines  # fast path: header lines were formatted while parsing
+        lines = r.lines  # header lines were formatted while parsing
     else:
         headers = [split_header_line(line) for line in r.lines]
         if a.req_mods is not None:
@@ -153,16 +294,11 @@ def upstream_head(
             headers = [h for h in headers if h[0].lower() != b"host"]
             headers.append((b"Host", a.rewrite_host))
         lines = [n + b": " + v + b"\r\n" for n, v in headers]
-    if a.rewrite_path is not None:
-        raw_path = a.rewrite_path.apply(path, m.prefix).encode("latin-1")
-    xff = r.hdict.get(b"x-forwarded-for")
-    lines.append(b"X-Forwarded-For: " + (xff + b", " + peer if xff else peer)
-                 + b"\r\nX-Forwarded-Proto: " + scheme + b"\r\n")  # fmt: skip
+    lines.append(forwarded[2:])
     if r.chunked:
         lines.append(b"Transfer-Encoding: chunked\r\n")
     if r.upgrade:
         lines.append(b"Connection: Upgrade\r\nUpgrade: " + r.hdict.get(b"upgrade", b"")
                      + b"\r\n")  # fmt: skip
-    target = raw_path + b"?" + query if query else raw_path
     lines.append(b"\r\n")
     return r.method + b" " + target + b" HTTP/1.1\r\n" + b"".join(lines)

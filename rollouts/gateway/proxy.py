@@ -22,6 +22,7 @@ from rollouts.gateway.http1 import (
     Limits,
     Request,
     absolute_target,
+    quick_request,
     simple_response,
     upstream_head,
 )
@@ -43,8 +44,13 @@ log = logging.getLogger(__name__)
 _H2_START = b"PRI * HTTP/2.0"
 
 
-class ClientConn(ResponseRelay, asyncio.Protocol):
-    """One client connection. See the module docstring."""
+class _NoCallbacks:
+    """httptools only validates what the quick path parsed (no per-header callbacks)."""
+
+
+class ClientConn(ResponseRelay):
+    """One client connection: an asyncio protocol by duck typing (no base class, so that
+    mypyc can compile it to a native class). See the module docstring."""
 
     def __init__(self, state: ProxyState, port: int, scheme: bytes = b"http") -> None:
         self.state = state
@@ -56,6 +62,9 @@ class ClientConn(ResponseRelay, asyncio.Protocol):
         self.port = port
         self.scheme = scheme
         self.parser = httptools.HttpRequestParser(self)
+        self.checker = httptools.HttpRequestParser(_NoCallbacks())
+        self.limits = state.limits
+        self.mid = False  # the callback parser is inside a message
         self.transport: asyncio.Transport | None = None
         self.peer = b""
         self.parsing = Request()  # replaced at each message begin
@@ -118,6 +127,16 @@ class ClientConn(ResponseRelay, asyncio.Protocol):
             up.close()
 
     def data_received(self, data: bytes) -> None:
+        if (
+            self.active is None
+            and not self.mid
+            and self.h2 is None
+            and not self.tunnel
+            and data[-4:] == b"\r\n\r\n"
+            and data.find(b"\r\n\r\n") == len(data) - 4
+            and self._quick(data)
+        ):
+            return
         if self.fresh:
             self.fresh = False
             if data[:14] == _H2_START and H2Session is not None and self.transport is not None:
@@ -151,6 +170,27 @@ class ClientConn(ResponseRelay, asyncio.Protocol):
             # exceptions raised in callbacks arrive wrapped; the original is the context
             ctx = exc.__context__
             self._fail(ctx.status if isinstance(ctx, BadRequest) else 400)
+
+    def _quick(self, data: bytes) -> bool:
+        """One whole bodiless request head in one read (the usual case): parsed by
+        ``quick_request`` and checked by httptools without per-header callbacks."""
+        r = quick_request(data, self.limits)
+        if r is None:
+            return False
+        try:
+            self.checker.feed_data(data)
+        except httptools.HttpParserError:
+            self.checker = httptools.HttpRequestParser(_NoCallbacks())
+            return False  # the callback parser answers it
+        self.fresh = False
+        self.active = r
+        self._start(r)
+        if self.active is r:
+            self._request_done(r)
+        return True
+
+    def eof_received(self) -> bool | None:
+        return None  # close the transport; connection_lost follows
 
     def pause_writing(self) -> None:
         if self.up is not None:
@@ -189,6 +229,7 @@ class ClientConn(ResponseRelay, asyncio.Protocol):
     # ---------------------------------------------------------------- parser callbacks
     def on_message_begin(self) -> None:
         self.parsing = Request()
+        self.mid = True
         self.in_head = True
         self.head_bytes = 0
         self.deadline = self.clock() + self.state.limits.header_timeout
@@ -202,7 +243,7 @@ class ClientConn(ResponseRelay, asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         r = self.parsing
         lname = name.lower()
-        r.hdict.setdefault(lname, value)
+        r.hdict.setdefault(lname, value)  # type: ignore[attr-defined]  # a dict here
         if lname not in HOP:
             r.lines.append(name + b": " + value + b"\r\n")
 
@@ -214,6 +255,9 @@ class ClientConn(ResponseRelay, asyncio.Protocol):
             raise BadRequest(431)
         p = self.parser
         r.method = p.get_method()
+        hdict = r.hdict
+        r.host = hdict.get(b"host", b"")
+        r.xff = hdict.get(b"x-forwarded-for")
         r.keep_alive = p.should_keep_alive()
         r.http10 = p.get_http_version() == "1.0"
         r.upgrade = p.should_upgrade()
@@ -252,6 +296,7 @@ class ClientConn(ResponseRelay, asyncio.Protocol):
     def on_message_complete(self) -> None:
         r = self.parsing
         r.complete = True
+        self.mid = False
         if r is self.active:
             self._request_done(r)
 
@@ -265,7 +310,7 @@ class ClientConn(ResponseRelay, asyncio.Protocol):
         raw_path, query = (url[:q], url[q + 1 :]) if q >= 0 else (url, b"")
         if raw_path[:1] != b"/":
             raw_path, query = absolute_target(raw_path, query, r)
-        host = r.hdict.get(b"host", b"").decode("latin-1")
+        host = r.host.decode("latin-1")
         colon = host.rfind(":")
         if colon >= 0 and "]" not in host[colon:]:
             host = host[:colon]

@@ -11,7 +11,13 @@ from __future__ import annotations
 
 import asyncio
 
-from rollouts.gateway.http1 import IDEMPOTENT, STATUS_LINES, Request, split_header_line
+from rollouts.gateway.http1 import (
+    IDEMPOTENT,
+    STATUS_LINES,
+    Request,
+    raw_pairs,
+    split_header_line,
+)
 from rollouts.gateway.table import Action, BackendTarget
 from rollouts.gateway.upstream import Upstream
 
@@ -87,6 +93,20 @@ class ResponseRelay:
         line = STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status
         self.out.append(line + b"".join(lines))
 
+    def up_head_raw(self, conn: Upstream, status: int, head: bytes) -> None:
+        """A final response head with Content-Length, as received from an HTTP/1.1
+        upstream (status line and end-to-end header lines, no blank line)."""
+        a, t = self.action, self.target
+        if (t is not None and t.resp_mods is not None) or (a is not None and a.resp_mods):
+            lines = [n + b": " + v + b"\r\n" for n, v in raw_pairs(head[head.find(b"\r\n") : -2])]
+            return self.up_head(conn, status, lines, True, None)
+        r = self.active
+        if r is None or self.transport is None:
+            return
+        self.status = status
+        self.resp_started = True
+        self.out.append(head + b"\r\n" if r.keep_alive else head + b"Connection: close\r\n\r\n")
+
     def up_body(self, data: bytes) -> None:
         if data:
             self.out.append(b"%x\r\n%s\r\n" % (len(data), data) if self.chunk_out else data)
@@ -122,13 +142,13 @@ class ResponseRelay:
         if self.up is not conn or r is None:
             return
         self.up = None
-        if not self.resp_started and not conn.started:
-            if conn.reused and r.method in IDEMPOTENT and not r.has_body:
+        if not self.resp_started:
+            if not conn.started and conn.reused and r.method in IDEMPOTENT and not r.has_body:
                 # a pooled connection that died while idle: retry once on a fresh one
                 assert self.target is not None
                 return self._dispatch(self.target, retry=False)
-            return self._local(502, b"")
-        self.close()
+            return self._local(502, b"")  # lost, or answered with something not HTTP
+        self.close()  # mid-response: the client sees the connection end
 
     def up_upgraded(self, conn: Upstream, rest: bytes) -> None:
         self.up_flush()

@@ -17,7 +17,7 @@ import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -118,8 +118,8 @@ class GatewayServer:
             if port not in table.ports:
                 del self.bind_errors[port]
 
-    def _factory(self, port: int, scheme: bytes) -> Callable[[], ClientConn]:
-        return lambda: ClientConn(self.state, port, scheme)
+    def _factory(self, port: int, scheme: bytes) -> Callable[[], asyncio.Protocol]:
+        return lambda: cast(asyncio.Protocol, ClientConn(self.state, port, scheme))
 
     async def _sweep(self) -> None:
         while True:

@@ -12,6 +12,7 @@ mutated after compilation; a new config yields a new table swapped in whole.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -184,7 +185,7 @@ class Match:
         self.query = query
         self.sort_key = sort_key
 
-    def conditions(self, method: bytes, headers: dict[bytes, bytes], query: str | None) -> bool:
+    def conditions(self, method: bytes, headers: Mapping[bytes, bytes], query: str | None) -> bool:
         if self.method is not None and self.method != method:
             return False
         for name, want in self.headers:
@@ -243,7 +244,7 @@ class Group:
                 self.regex.append(m)
 
     def find(
-        self, path: str, method: bytes, headers: dict[bytes, bytes], query: str | None
+        self, path: str, method: bytes, headers: Mapping[bytes, bytes], query: str | None
     ) -> Match | None:
         cands = self.exact.get(path)
         if cands is not None:
@@ -293,7 +294,7 @@ class ListenerTable:
         self.catch_all = catch_all
 
     def find(
-        self, host: str, path: str, method: bytes, headers: dict[bytes, bytes], query: str | None
+        self, host: str, path: str, method: bytes, headers: Mapping[bytes, bytes], query: str | None
     ) -> Match | None:
         groups = self.groups
         if groups:

@@ -10,6 +10,7 @@ through: when the client cannot take more, the upstream socket stops being read.
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Protocol, cast
 
 import httptools
@@ -19,6 +20,11 @@ __all__ = ["RESP_HOP", "Pool", "Upstream", "UpstreamConn", "UpstreamSink"]
 #: response headers never relayed to the client (hop-by-hop)
 RESP_HOP = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"trailer",
                        b"transfer-encoding", b"upgrade"))  # fmt: skip
+#: response headers the quick path must look at (see ``UpstreamConn._quick``)
+_QUICK_SPECIAL = re.compile(
+    rb"\r\n(content-length|connection|keep-alive|proxy-connection|trailer"
+    rb"|transfer-encoding|upgrade):"
+)
 
 
 class UpstreamSink(Protocol):
@@ -26,6 +32,7 @@ class UpstreamSink(Protocol):
 
     def up_head(self, conn: Upstream, status: int, lines: list[bytes], has_len: bool,
                 upgrade: bytes | None) -> None: ...  # fmt: skip
+    def up_head_raw(self, conn: Upstream, status: int, head: bytes) -> None: ...
     def up_body(self, data: bytes) -> None: ...
     def up_trailers(self, lines: list[bytes]) -> None: ...
     def up_flush(self) -> None: ...
@@ -55,13 +62,14 @@ class Upstream(Protocol):
     def resume_reading(self) -> None: ...
 
 
-class UpstreamConn(asyncio.Protocol):
-    """One connection to one endpoint; serves one exchange at a time."""
+class UpstreamConn:
+    """One connection to one endpoint; serves one exchange at a time. An asyncio protocol
+    by duck typing (no base class, so that mypyc can compile it to a native class)."""
 
     __slots__ = (
-        "closed", "framed", "has_len", "head_only", "interim", "key", "lines",
-        "parser", "paused", "pool", "reused", "sink", "started", "transport", "tunnel",
-        "until_close", "upgrade",
+        "closed", "framed", "has_len", "head_only", "interim", "key", "lines", "mid",
+        "parser", "paused", "pool", "remaining", "reusable", "reused", "sink", "started",
+        "transport", "tunnel", "until_close", "upgrade",
     )  # fmt: skip
 
     def __init__(self, pool: Pool, key: tuple[str, int]) -> None:
@@ -82,6 +90,9 @@ class UpstreamConn(asyncio.Protocol):
         self.tunnel = False
         self.paused = False  # reading paused because the client cannot take more
         self.interim = False  # parsing a 1xx (other than 101) response
+        self.mid = False  # the parser is inside a message
+        self.remaining = 0  # body bytes still due on a quick-path response
+        self.reusable = False  # the current response leaves the connection reusable
 
     # ---- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -93,6 +104,19 @@ class UpstreamConn(asyncio.Protocol):
                 self.sink.up_raw(data)
             return
         self.started = True
+        sink = self.sink
+        if self.remaining:
+            self._quick_body(data)
+            return
+        if (
+            not self.mid
+            and sink is not None
+            and data[:9] == b"HTTP/1.1 "
+            and not self.head_only
+            and self._quick(data, sink)
+        ):
+            return
+        self.mid = True
         try:
             self.parser.feed_data(data)
             if self.sink is not None:
@@ -118,6 +142,9 @@ class UpstreamConn(asyncio.Protocol):
             else:
                 sink.up_lost(self, exc)
 
+    def eof_received(self) -> bool | None:
+        return None  # close the transport; connection_lost follows
+
     def pause_writing(self) -> None:
         if self.sink is not None:
             self.sink.up_pause()
@@ -125,6 +152,74 @@ class UpstreamConn(asyncio.Protocol):
     def resume_writing(self) -> None:
         if self.sink is not None:
             self.sink.up_resume()
+
+    def _quick(self, data: bytes, sink: UpstreamSink) -> bool:
+        """A final response whose whole head is in this read and whose body is framed
+        by Content-Length: relayed with its head as received (minus hop-by-hop lines),
+        without httptools callbacks. Anything else returns False for the parser."""
+        end = data.find(b"\r\n\r\n")
+        code = data[9:12]
+        if end < 0 or not code.isdigit() or data[12:13] not in (b" ", b"\r"):
+            return False
+        status = int(code)
+        if status < 200 or status == 204 or status == 304:
+            return False
+        lower = data[: end + 2].lower()
+        length = -1
+        keep = True
+        cuts: list[tuple[int, int]] = []
+        for m in _QUICK_SPECIAL.finditer(lower):
+            name = m.group(1)
+            eol = lower.find(b"\r\n", m.end())
+            value = lower[m.end() : eol].strip(b" \t")
+            if name == b"content-length":
+                if length >= 0 or not value.isdigit():
+                    return False
+                length = int(value)
+                continue
+            if name == b"connection":
+                if value == b"close":
+                    keep = False
+                elif value != b"keep-alive":
+                    return False  # lists other headers, or upgrades
+            elif name == b"transfer-encoding" or name == b"upgrade":
+                return False
+            cuts.append((m.start(), eol))
+        body = data[end + 4 :]
+        if length < 0 or len(body) > length:
+            return False
+        if cuts:
+            pieces, pos = [], 0
+            for start, stop in cuts:
+                pieces.append(data[pos:start])
+                pos = stop
+            pieces.append(data[pos : end + 2])
+            head = b"".join(pieces)
+        else:
+            head = data[: end + 2]
+        self.reusable = keep
+        sink.up_head_raw(self, status, head)
+        if body:
+            sink.up_body(body)
+        self.remaining = length - len(body)
+        if self.remaining:
+            sink.up_flush()
+        elif self.sink is not None:
+            sink.up_done(self)
+        return True
+
+    def _quick_body(self, data: bytes) -> None:
+        sink = self.sink
+        if len(data) > self.remaining:  # more than Content-Length said: stop reusing
+            data = data[: self.remaining]
+            self.reusable = False
+        self.remaining -= len(data)
+        if sink is not None:
+            sink.up_body(data)
+            if self.remaining:
+                sink.up_flush()
+            else:
+                sink.up_done(self)
 
     # ---- httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -140,6 +235,7 @@ class UpstreamConn(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
+        self.reusable = bool(self.parser.should_keep_alive())
         lines, self.lines = self.lines, []
         has_len, self.has_len = self.has_len, False
         upgrade, self.upgrade = self.upgrade, None
@@ -167,6 +263,7 @@ class UpstreamConn(asyncio.Protocol):
             self.sink.up_body(body)
 
     def on_message_complete(self) -> None:
+        self.mid = False
         if self.interim or self.tunnel:
             self.interim = False
             return
@@ -184,7 +281,7 @@ class UpstreamConn(asyncio.Protocol):
             self.transport.write(data)
 
     def keep_alive(self) -> bool:
-        return bool(self.parser.should_keep_alive())
+        return self.reusable
 
     def release(self, reusable: bool) -> None:
         """The exchange is over: back to the pool, or closed."""
@@ -245,10 +342,12 @@ class Pool:
 
     async def connect(self, key: tuple[str, int]) -> UpstreamConn:
         _, proto = await asyncio.wait_for(
-            self.loop.create_connection(lambda: UpstreamConn(self, key), key[0], key[1]),
+            self.loop.create_connection(
+                lambda: cast(asyncio.Protocol, UpstreamConn(self, key)), key[0], key[1]
+            ),
             self.connect_timeout,
         )
-        return proto
+        return cast(UpstreamConn, proto)
 
     def close(self) -> None:
         for stack in self.idle.values():
