@@ -6,9 +6,12 @@ with wrk (50 connections, 10 s by default), interleaving runs, for a plain reque
 a browser-like request of ~12 headers, with a route table of 1 and of 1,000 routes.
 Prints req/s, p50, p99 and the ratios ours/nginx. Then measures weight accuracy over
 10,000 requests at 90/10 and 99/1, and the time from a route change on disk to the
-new split being served.
+new split being served. With --references, two minimal uvloop proxies
+(reference_proxies.py: bare httptools, and raw byte forwarding) run in the same
+rounds with 1 route, to show the floor any uvloop-based proxy has on this machine.
 
     python benchmarks/gateway.py [--duration 10] [--rounds 1] [--connections 50]
+                                 [--references]
 
 Needs nginx and wrk (Debian: apt-get install -y nginx-light wrk). Not a test.
 """
@@ -46,6 +49,9 @@ BROWSER_HEADERS = [
     "Sec-Fetch-Mode: navigate",
     "Upgrade-Insecure-Requests: 1",
 ]
+
+
+HERE = Path(__file__).resolve().parent
 
 
 def free_port() -> int:
@@ -233,6 +239,9 @@ def main() -> None:
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--references", action="store_true",
+                    help="also measure two minimal uvloop proxies (reference_proxies.py)"
+                         " with 1 route, to show the floor any uvloop proxy has here")  # fmt: skip
     args = ap.parse_args()
     for tool in ("nginx", "wrk"):
         if shutil.which(tool) is None:
@@ -254,13 +263,24 @@ def main() -> None:
             procs += [nginx, ours]
             wait_port(np_port)
             wait_port(gw_port)
+            contenders = [("nginx", np_port, nginx_workers(nginx.pid)),
+                          ("ours", gw_port, [ours.pid])]  # fmt: skip
+            refs: list[subprocess.Popen[bytes]] = []
+            if args.references and routes == 1:
+                for kind in ("bare", "raw"):
+                    rp = free_port()
+                    script = str(HERE / "reference_proxies.py")
+                    refs.append(subprocess.Popen([sys.executable, script, kind, str(rp),
+                                                  str(be_port)]))  # fmt: skip
+                    wait_port(rp)
+                    contenders.append((kind, rp, [refs[-1].pid]))
+                procs += refs
             path = f"/r{routes - 1}/index.html"
             for label, hdrs in (("plain", []), ("browser", BROWSER_HEADERS)):
-                wrk(gw_port, path, hdrs, args.connections, 2)  # warm-up
-                wrk(np_port, path, hdrs, args.connections, 2)
+                for _, port, _ in contenders:
+                    wrk(port, path, hdrs, args.connections, 2)  # warm-up
                 for _ in range(args.rounds):
-                    for who, port, pids in (("nginx", np_port, nginx_workers(nginx.pid)),
-                                            ("ours", gw_port, [ours.pid])):  # fmt: skip
+                    for who, port, pids in contenders:
                         r = wrk(port, path, hdrs, args.connections, args.duration, pids)
                         results.setdefault((who, label, routes), []).append(r)
                         print(f"  {who:5} {label:7} routes={routes:<5} {r['rps']:9.0f} req/s "
@@ -268,8 +288,8 @@ def main() -> None:
                               f"CPU {r['cpu_us']:5.1f} us/req"
                               f"{'  non-2xx ' + str(int(r['non2xx'])) if r['non2xx'] else ''}",
                               flush=True)  # fmt: skip
-            stop(ours)
-            stop(nginx)
+            for proc in [ours, nginx, *refs]:
+                stop(proc)
         print("\nscenario                 nginx req/s   ours req/s  ratio  nginx p50/p99 ms"
               "   ours p50/p99 ms  p99 ratio  CPU us/req nginx/ours")  # fmt: skip
         for routes in (1, 1000):
@@ -289,6 +309,15 @@ def main() -> None:
                     f"  {n50:6.2f}/{n99:6.2f}    {o50:6.2f}/{o99:6.2f}     {o99 / n99:5.2f}"
                     f"      {ncpu:5.1f}/{ocpu:5.1f}"
                 )
+                for kind in ("bare", "raw"):
+                    ref = results.get((kind, label, routes))
+                    if ref:
+                        rr = sum(x["rps"] for x in ref) / len(ref)
+                        r99 = sum(x["p99"] for x in ref) / len(ref)
+                        rcpu = sum(x["cpu_us"] for x in ref) / len(ref)
+                        print(f"  reference {kind:5} {label:8} {rr:9.0f} req/s  "
+                              f"ratio {rr / nr:5.2f}  p99 {r99:6.2f} ms  "
+                              f"CPU {rcpu:5.1f} us/req")  # fmt: skip
         # ---- weights and reload, against echo backends that say who answered
         s_port, c_port, gw_port, admin = free_port(), free_port(), free_port(), free_port()
         for name, p in (("stable", s_port), ("canary", c_port)):

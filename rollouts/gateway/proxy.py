@@ -65,6 +65,7 @@ class ClientConn(ResponseRelay):
         self.checker = httptools.HttpRequestParser(_NoCallbacks())
         self.limits = state.limits
         self.mid = False  # the callback parser is inside a message
+        self.h2c_ignored = False  # the request being parsed asked for h2c by Upgrade
         self.transport: asyncio.Transport | None = None
         self.peer = b""
         self.parsing = Request()  # replaced at each message begin
@@ -164,6 +165,11 @@ class ClientConn(ResponseRelay):
                     self._fail(431)
         except httptools.HttpParserUpgrade as exc:
             off = int(exc.args[0]) if exc.args else len(data)
+            if self.h2c_ignored:  # not an upgrade after all: go on parsing HTTP/1.1
+                self.h2c_ignored = False
+                if off < len(data):
+                    self.data_received(data[off:])
+                return
             self.early += data[off:]
             self.tunnel = True
         except httptools.HttpParserError as exc:
@@ -261,6 +267,12 @@ class ClientConn(ResponseRelay):
         r.keep_alive = p.should_keep_alive()
         r.http10 = p.get_http_version() == "1.0"
         r.upgrade = p.should_upgrade()
+        if r.upgrade and hdict.get(b"upgrade", b"").strip().lower() == b"h2c":
+            # h2c by Upgrade (RFC 7540 3.2) is deprecated by RFC 9113 and, like nginx, we
+            # ignore it: served as HTTP/1.1, and never passed on (a backend accepting it
+            # would take the connection out of routing). Prior knowledge and ALPN h2 work.
+            r.upgrade = False
+            self.h2c_ignored = True
         te = r.hdict.get(b"transfer-encoding")
         r.chunked = te is not None and b"chunked" in te.lower()
         cl = r.hdict.get(b"content-length")

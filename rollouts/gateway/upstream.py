@@ -22,8 +22,9 @@ RESP_HOP = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"trail
                        b"transfer-encoding", b"upgrade"))  # fmt: skip
 #: response headers the quick path must look at (see ``UpstreamConn._quick``)
 _QUICK_SPECIAL = re.compile(
-    rb"\r\n(content-length|connection|keep-alive|proxy-connection|trailer"
-    rb"|transfer-encoding|upgrade):"
+    rb"\r\n(?=[ckptu])((content-length|connection|keep-alive|proxy-connection|trailer"
+    rb"|transfer-encoding|upgrade):[ \t]*([^\r]*))",
+    re.IGNORECASE,
 )
 
 
@@ -164,39 +165,29 @@ class UpstreamConn:
         status = int(code)
         if status < 200 or status == 204 or status == 304:
             return False
-        lower = data[: end + 2].lower()
+        head = data[: end + 2]
         length = -1
         keep = True
-        cuts: list[tuple[int, int]] = []
-        for m in _QUICK_SPECIAL.finditer(lower):
-            name = m.group(1)
-            eol = lower.find(b"\r\n", m.end())
-            value = lower[m.end() : eol].strip(b" \t")
+        for line, name, value in _QUICK_SPECIAL.findall(head):
+            name = name.lower()
             if name == b"content-length":
+                value = value.rstrip(b" \t")
                 if length >= 0 or not value.isdigit():
                     return False
                 length = int(value)
                 continue
             if name == b"connection":
+                value = value.rstrip(b" \t").lower()
                 if value == b"close":
                     keep = False
                 elif value != b"keep-alive":
                     return False  # lists other headers, or upgrades
             elif name == b"transfer-encoding" or name == b"upgrade":
                 return False
-            cuts.append((m.start(), eol))
+            head = head.replace(b"\r\n" + line, b"", 1)  # a whole hop-by-hop line
         body = data[end + 4 :]
         if length < 0 or len(body) > length:
             return False
-        if cuts:
-            pieces, pos = [], 0
-            for start, stop in cuts:
-                pieces.append(data[pos:start])
-                pos = stop
-            pieces.append(data[pos : end + 2])
-            head = b"".join(pieces)
-        else:
-            head = data[: end + 2]
         self.reusable = keep
         sink.up_head_raw(self, status, head)
         if body:

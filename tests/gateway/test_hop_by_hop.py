@@ -193,3 +193,24 @@ async def test_connection_close_and_http10_clients(h: Harness) -> None:
             head, body = await exchange(reader, writer, ka)
             assert body == b"ok" and b"connection: close" not in head.lower()
         writer.close()
+
+
+async def test_h2c_upgrade_is_ignored_and_never_forwarded(h: Harness) -> None:
+    """RFC 9113 deprecates h2c by Upgrade; the request is served as HTTP/1.1 and the
+    backend never sees the upgrade (it could take the connection out of routing)."""
+    async with scripted(h, lambda n: OK) as be:
+        reader, writer = await asyncio.open_connection("127.0.0.1", h.port)
+        upgrade = (b"GET /a HTTP/1.1\r\nHost: e\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                   b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n")  # fmt: skip
+        # a second request pipelined behind it is parsed as HTTP/1.1 too
+        writer.write(upgrade + b"GET /b HTTP/1.1\r\nHost: e\r\n\r\n")
+        for _ in range(2):
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\nok"), 5)
+            assert head.startswith(b"HTTP/1.1 200")
+        head, body = await exchange(reader, writer, b"GET /c HTTP/1.1\r\nHost: e\r\n\r\n")
+        assert body == b"ok"
+        assert [x.split(b" ")[1] for x in be.heads] == [b"/a", b"/b", b"/c"]
+        sent = names(be.heads[0])
+        assert b"upgrade" not in sent and b"http2-settings" not in sent
+        assert b"connection" not in sent
+        writer.close()
