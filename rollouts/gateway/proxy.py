@@ -42,8 +42,15 @@ log = logging.getLogger(__name__)
 _H2_START = b"PRI * HTTP/2.0"
 
 
-class _NoCallbacks:
-    """httptools only validates what the quick path parsed (no per-header callbacks)."""
+class _Checker:
+    """httptools only validates what the quick path parsed (no per-header callbacks);
+    the one callback confirms that the message ended where the quick path thinks."""
+
+    def __init__(self) -> None:
+        self.complete = False
+
+    def on_message_complete(self) -> None:
+        self.complete = True
 
 
 class ClientConn(Exchange):
@@ -60,7 +67,8 @@ class ClientConn(Exchange):
         self.port = port
         self.scheme = scheme
         self.parser = httptools.HttpRequestParser(self)
-        self.checker = httptools.HttpRequestParser(_NoCallbacks())
+        self.check = _Checker()
+        self.checker = httptools.HttpRequestParser(self.check)
         self.limits = state.limits
         self.mid = False  # the callback parser is inside a message
         self.h2c_ignored = False  # the request being parsed asked for h2c by Upgrade
@@ -181,10 +189,14 @@ class ClientConn(Exchange):
         r = quick_request(data, self.limits)
         if r is None:
             return False
+        check = self.check
+        check.complete = False
         try:
             self.checker.feed_data(data)
-        except httptools.HttpParserError:
-            self.checker = httptools.HttpRequestParser(_NoCallbacks())
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade):
+            check.complete = False
+        if not check.complete:  # invalid, or not the bodiless message it looked like
+            self.checker = httptools.HttpRequestParser(check)
             return False  # the callback parser answers it
         self.fresh = False
         self.active = r
