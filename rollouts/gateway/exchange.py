@@ -205,12 +205,23 @@ class Exchange(ResponseRelay):
             self.active = nxt
             self._update_reading()
             self._start(nxt)
-            if self.active is nxt and nxt.body and self.pending is not None:
-                self.pending.extend(nxt.body)
-            elif self.active is nxt and nxt.body and self.up is not None:
-                for chunk in nxt.body:
-                    self.up.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if nxt.chunked else chunk)
-            if self.active is nxt and nxt.complete:
+            if nxt.body and self.still_active(nxt):
+                self._forward_queued_body(nxt)
+            if nxt.complete and self.still_active(nxt):
                 self._request_done(nxt)
         elif self.paused:
             self._update_reading()
+
+    def still_active(self, r: Request) -> bool:
+        """Whether ``r`` is still the exchange in progress. Read afresh through a call:
+        what ``_start`` and friends did to ``self.active`` is invisible to the type
+        checker's narrowing, which mypyc turns into runtime checks."""
+        return self.active is r
+
+    def _forward_queued_body(self, r: Request) -> None:
+        """Body bytes a pipelined request received while it waited in the queue."""
+        if self.pending is not None:
+            self.pending.extend(r.body)
+        elif self.up is not None:
+            for chunk in r.body:
+                self.up.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if r.chunked else chunk)

@@ -201,7 +201,7 @@ class ClientConn(Exchange):
         self.fresh = False
         self.active = r
         self._start(r)
-        if self.active is r:
+        if self.still_active(r):
             self._request_done(r)
         return True
 

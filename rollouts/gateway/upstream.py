@@ -237,17 +237,17 @@ class UpstreamConn:
         self.framed = False
         if status == 101:
             self.tunnel = True
-        if self.sink is None:
+        sink = self.sink
+        if sink is None:
             return
         # the reason phrase is not relayed (HTTP/2 has none): no on_status callback
-        self.sink.up_head(self, status, lines, has_len, upgrade)
+        sink.up_head(self, status, lines, has_len, upgrade)
         if self.head_only and status >= 200:
             # a HEAD response has no body even when Content-Length says otherwise;
             # the parser would wait for it, so this connection cannot be reused
             self.close()
-            sink, self.sink = self.sink, None
-            if sink is not None:
-                sink.up_done(self)
+            self.sink = None
+            sink.up_done(self)
 
     def on_body(self, body: bytes) -> None:
         if self.sink is not None:
