@@ -29,6 +29,7 @@ from rollouts.gateway.metrics import Registry
 from rollouts.gateway.mirror import Mirrorer
 from rollouts.gateway.proxy import ClientConn
 from rollouts.gateway.snapshot import Snapshot
+from rollouts.gateway.source import route_generations
 from rollouts.gateway.state import ProxyState
 from rollouts.gateway.status import gateway_class_status, gateway_status, route_status
 from rollouts.gateway.table import RoutingTable
@@ -45,7 +46,7 @@ class GatewayServer:
         self, host: str = "0.0.0.0", admin_port: int | None = None,
         limits: Limits | None = None, reuse_port: bool = False,
         admin_host: str = "127.0.0.1", stats_dir: str | None = None,
-        sweep_interval: float = 1.0,
+        sweep_interval: float = 1.0, worker: int = 0,
     ) -> None:  # fmt: skip
         self.loop = asyncio.get_running_loop()
         self.host = host
@@ -53,6 +54,7 @@ class GatewayServer:
         self.admin_port = admin_port
         self.reuse_port = reuse_port
         self.stats_dir = stats_dir  # several workers: where they publish their counters
+        self.worker = worker  # this worker's index (0 serves the admin port)
         self.sweep_interval = sweep_interval  # granularity of the idle/slow/silent timeouts
         self.registry = Registry()
         self.pool = Pool(self.loop)
@@ -84,11 +86,69 @@ class GatewayServer:
         self.snapshot, self.resolution = snap, res
         self.state.table = table  # the atomic swap
         self.registry.config_generation = gen
+        if self.stats_dir is not None:
+            self._publish_serving(route_generations(res))
         for err in snap.errors:
             log.warning("config: %s", err)
         await self._sync_listeners(table)
         self.ready = True
         return table
+
+    def _publish_serving(self, routes: dict[str, tuple[str, int]]) -> None:
+        """Tell the status writer (worker 0) which route generations this worker serves."""
+        assert self.stats_dir is not None
+        path = Path(self.stats_dir) / f"serving-{self.worker}.json"
+        tmp = path.with_suffix(".tmp")
+        try:
+            tmp.write_text(json.dumps(routes))
+            os.replace(tmp, path)
+        except OSError as exc:  # the writer then waits until its timeout and says so
+            log.warning("cannot publish the served routes in %s: %s", self.stats_dir, exc)
+
+    def serving(self, workers: int) -> dict[int, dict[str, tuple[str, int]]]:
+        """Route (uid, generation) each worker has published (not heard from: absent)."""
+        out: dict[int, dict[str, tuple[str, int]]] = {}
+        for i in range(workers):
+            path = Path(self.stats_dir or ".") / f"serving-{i}.json"
+            try:
+                out[i] = {str(k): (str(v[0]), int(v[1]))
+                          for k, v in json.loads(path.read_text()).items()}  # fmt: skip
+            except (OSError, ValueError, AttributeError, TypeError, IndexError):
+                continue
+        return out
+
+    def lagging(self, routes: dict[str, tuple[str, int]], workers: int) -> list[str]:
+        """Workers (as "worker N: route") not yet serving ``routes`` at these generations."""
+        if self.stats_dir is None or workers <= 1:
+            return []
+        serving = self.serving(workers)
+        late = []
+        for i in range(workers):
+            have = serving.get(i)
+            if have is None:
+                late.append(f"worker {i}: nothing yet")
+                continue
+            for key, (uid, gen) in sorted(routes.items()):
+                their_uid, their_gen = have.get(key, ("", -1))
+                if their_uid != uid or their_gen < gen:
+                    late.append(f"worker {i}: {key} at generation {their_gen}, not {gen}")
+        return late
+
+    async def wait_for_workers(self, routes: dict[str, tuple[str, int]], workers: int,
+                               timeout: float = 10.0, every: float = 0.01) -> bool:
+        """Wait until every worker serves at least these route generations.
+
+        True when they all do; False (logged) after ``timeout``, a fallback so that a
+        stuck worker cannot hold every status write back forever.
+        """
+        deadline = self.loop.time() + timeout
+        while late := self.lagging(routes, workers):
+            if self.loop.time() >= deadline:
+                log.warning("workers have not caught up after %.1fs, writing status "
+                            "anyway: %s", timeout, "; ".join(late[:5]))  # fmt: skip
+                return False
+            await asyncio.sleep(every)
+        return True
 
     async def _sync_listeners(self, table: RoutingTable) -> None:
         for port, (scheme, srv) in list(self.servers.items()):

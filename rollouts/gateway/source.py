@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -32,6 +32,8 @@ __all__ = [
     "StatusUpdate",
     "StatusWriter",
     "follow_events",
+    "route_generations",
+    "route_key",
     "status_updates",
 ]
 
@@ -158,6 +160,22 @@ def status_updates(store: ObjectStore, snap: Snapshot, res: Resolution, now: str
     return out
 
 
+ROUTE_KINDS = ("HTTPRoute", "GRPCRoute")
+
+
+def route_key(kind: str, namespace: str | None, name: str) -> str:
+    """How a route is named where workers publish what they serve."""
+    return f"{kind} {namespace or ''}/{name}"
+
+
+def route_generations(res: Resolution) -> dict[str, tuple[str, int]]:
+    """The (uid, generation) of every route a compiled table was built from (the uid
+    tells a route deleted and created again, whose generation starts over, apart)."""
+    return {route_key(info.kind, info.route.metadata.namespace, info.route.metadata.name):
+            (info.route.metadata.uid or "", int(info.route.metadata.generation or 0))
+            for info in res.routes}  # fmt: skip
+
+
 class StatusWriter(Protocol):
     """Writes one status (the kube adapter: a PATCH of the status subresource)."""
 
@@ -168,13 +186,18 @@ async def follow_events(
     gw: GatewayLike, events: AsyncIterator[tuple[str, dict[str, Any]]],
     write_status: StatusWriter | None = None, is_leader: Callable[[], bool] = lambda: True,
     debounce: float = 0.02, now: Callable[[], str] | None = None,
+    settle: Callable[[dict[str, tuple[str, int]]], Awaitable[object]] | None = None,
 ) -> None:  # fmt: skip
     """Drive a gateway from a stream of watch events until the stream ends.
 
     Bursts of events are coalesced (``debounce`` seconds) into one snapshot, compiled
     and swapped in. After each swap, when ``write_status`` is given and ``is_leader()``
     says this replica is the elected writer, the status writes that are due are made;
-    followers serve traffic from the same snapshots but never write.
+    followers serve traffic from the same snapshots but never write. With several
+    worker processes, ``settle`` is awaited first with the generations of the routes
+    whose status is about to be written ({route_key: (uid, generation)}): it returns
+    once every worker serves at least those, so "Accepted at generation G" is only written
+    when no worker still serves an older split.
     """
     store = ObjectStore()
     stamp = now or (lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
@@ -195,7 +218,14 @@ async def follow_events(
         res = gw.resolution
         if write_status is None or res is None or not is_leader():
             return
-        for update in status_updates(store, snap, res, stamp(), gw.addresses()):
+        updates = status_updates(store, snap, res, stamp(), gw.addresses())
+        if settle is not None:
+            served = route_generations(res)
+            wanted = {key: served[key] for u in updates if u.kind in ROUTE_KINDS
+                      if (key := route_key(u.kind, u.namespace, u.name)) in served}
+            if wanted:
+                await settle(wanted)
+        for update in updates:
             await write_status(update)
 
     # the pending read is never cancelled: cancelling it would close the event stream

@@ -17,6 +17,7 @@ import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
+from rollouts.gateway.http1 import Limits
 from rollouts.gateway.server import GatewayServer
 from rollouts.gateway.source import WATCHED_KINDS, StatusUpdate, follow_events
 from rollouts.kube.api import ApiError, Conflict, Kube, NotFound
@@ -103,11 +104,28 @@ def _status_writer(kube: Kube) -> Any:
 
 async def serve_cluster(kube: Kube, *, host: str = "0.0.0.0", admin_port: int | None = 9901,
                         admin_host: str = "127.0.0.1", elector: LeaderElector | None = None,
-                        stop: asyncio.Event | None = None) -> None:
-    """Serve the cluster's Gateways and routes until ``stop`` is set."""
-    gateway = GatewayServer(host=host, admin_port=admin_port, admin_host=admin_host)
+                        stop: asyncio.Event | None = None, limits: Limits | None = None,
+                        worker: int = 0, workers: int = 1, stats_dir: str | None = None,
+                        catch_up_timeout: float = 10.0) -> None:
+    """Serve the cluster's Gateways and routes until ``stop`` is set.
+
+    With several worker processes (``workers`` > 1, each calling this with its own
+    ``worker`` index and the shared ``stats_dir``), every worker watches the API and
+    compiles its own table; they share the listening ports (SO_REUSEPORT). Only worker
+    0 serves the admin port (merging the others' counters), takes part in the leader
+    election and writes status, and it writes a route's status only once every worker
+    publishes that it serves that route's generation (or after ``catch_up_timeout``,
+    with a warning).
+    """
+    several = workers > 1 and stats_dir is not None
+    gateway = GatewayServer(host=host, admin_port=admin_port if worker == 0 else None,
+                            admin_host=admin_host, limits=limits, reuse_port=several,
+                            stats_dir=stats_dir if several else None, worker=worker)
     await gateway.start()
     halt = threading.Event()
+    writes = worker == 0
+    if not writes:
+        elector = None  # the other workers never write, so they never hold the Lease
     leading = elector is None
 
     async def lead() -> None:
@@ -117,11 +135,17 @@ async def serve_cluster(kube: Kube, *, host: str = "0.0.0.0", admin_port: int | 
             leading = await asyncio.to_thread(elector.try_acquire)
             await asyncio.sleep(max(elector.lease_seconds / 3, 0.5))
 
+    async def settle(routes: dict[str, tuple[str, int]]) -> None:
+        await gateway.wait_for_workers(routes, workers, catch_up_timeout)
+
     events = watch_events(kube, halt)
-    tasks = [asyncio.create_task(follow_events(gateway, events, _status_writer(kube),
-                                               lambda: leading))]
+    tasks = [asyncio.create_task(follow_events(
+        gateway, events, _status_writer(kube) if writes else None, lambda: leading,
+        settle=settle if several else None))]
     if elector is not None:
         tasks.append(asyncio.create_task(lead()))
+    if several and worker > 0:
+        tasks.append(asyncio.create_task(gateway.dump_forever(worker)))
     try:
         await (stop.wait() if stop is not None else asyncio.Event().wait())
     finally:
