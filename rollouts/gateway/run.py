@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import gc
 import logging
 import os
@@ -134,6 +135,7 @@ def fork_workers(workers: int, child: Callable[[int, str], None]) -> int:
     stats_dir = tempfile.mkdtemp(prefix="rollouts-gateway-")
     children: list[int] = []
     stopping = False
+    parent = os.getpid()
 
     def forward(signum: int, _: object) -> None:
         nonlocal stopping
@@ -154,6 +156,7 @@ def fork_workers(workers: int, child: Callable[[int, str], None]) -> int:
                     signal.signal(signal.SIGTERM, signal.SIG_DFL)
                     signal.signal(signal.SIGINT, signal.default_int_handler)
                     signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+                    _die_with(parent)
                     child(i, stats_dir)
                 except KeyboardInterrupt:
                     code = 1
@@ -175,6 +178,16 @@ def fork_workers(workers: int, child: Callable[[int, str], None]) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         shutil.rmtree(stats_dir, ignore_errors=True)
+
+
+def _die_with(parent: int) -> None:
+    """Linux: this worker gets SIGTERM when the parent dies, even by SIGKILL, instead of
+    serving on as an orphan nobody supervises."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before that took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _reap(children: list[int], stopping: Callable[[], bool],

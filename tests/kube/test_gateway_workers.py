@@ -283,6 +283,23 @@ def test_a_crashed_worker_stops_the_gateway_with_an_error(
     assert not [pid for pid in workers if _alive(pid)]
 
 
+def test_workers_do_not_outlive_a_killed_parent(api: Api, two_workers: Gateway) -> None:
+    gw = two_workers
+    workers = eventually(lambda: len(c := _children(gw.proc.pid)) == 2 and c, 10,
+                         what="two worker processes")
+    eventually(lambda: _listening(gw.port) == 2, 15, what="both workers listening")
+    os.kill(gw.proc.pid, signal.SIGKILL)  # no chance to forward anything
+    gw.proc.wait(10)
+    try:
+        eventually(lambda: not [pid for pid in workers if _alive(pid)], 15,
+                   what="the orphaned workers to stop")
+        eventually(lambda: _listening(gw.port) == 0, 10, what="the port to be free")
+    finally:  # the fixture finds workers through their parent, which is gone
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
 def test_one_worker_is_one_process(api: Api, backends: dict[str, int]) -> None:
     gw = _start(api, backends, 1)
     try:
