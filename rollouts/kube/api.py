@@ -18,6 +18,7 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
 from rollouts.kube.names import Kind
 
@@ -84,6 +85,8 @@ def _classified(what: str) -> Iterator[None]:
         if status in (429, 500, 502, 503, 504) or status == 0:
             raise TemporaryError(message, status) from error
         raise ApiError(message, status) from error
+    except ResourceNotFoundError as error:  # discovery: the kind is not served (no CRD)
+        raise NotFound(f"{what}: {error}", 404) from error
     except OSError as error:
         raise TemporaryError(f"{what}: {error}", 0) from error
 
