@@ -76,11 +76,17 @@ async def test_gateway_serves_routes_whose_crds_arrive_after_it_started() -> Non
                     await asyncio.sleep(0.1)
                 else:
                     raise AssertionError("the route was never served")
-            route = await asyncio.to_thread(cluster.kube.get, ROUTE, "web", "default")
-            ours = [p for p in route.get("status", {}).get("parents", [])
-                    if p["controllerName"] == names.GATEWAY_CONTROLLER]
-            assert ours and {c["type"]: c["status"] for c in ours[0]["conditions"]}[
-                "Accepted"] == "True"
+            # status follows the data plane (written once the table serves the route)
+            for _ in range(100):
+                route = await asyncio.to_thread(cluster.kube.get, ROUTE, "web", "default")
+                ours = [p for p in route.get("status", {}).get("parents", [])
+                        if p["controllerName"] == names.GATEWAY_CONTROLLER]
+                if ours and {c["type"]: c["status"] for c in ours[0]["conditions"]}.get(
+                        "Accepted") == "True":
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError(f"the route was never accepted: {route.get('status')}")
         finally:
             stop.set()
             await asyncio.wait_for(gateway, 30)
