@@ -29,6 +29,8 @@ import h2.events
 import h2.exceptions
 import httptools
 
+from rollouts.gateway.h2upstream import CONN_WINDOW, send_window
+
 if TYPE_CHECKING:
     from rollouts.gateway.proxy import ClientConn
     from rollouts.gateway.state import ProxyState
@@ -36,8 +38,6 @@ if TYPE_CHECKING:
 __all__ = ["PREFACE", "H2Session"]
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-#: connection-level receive window (each stream keeps h2's 64 KiB default)
-CONN_WINDOW = 16 * 1024 * 1024
 _DROP = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding",
                    b"upgrade", b"te", b"trailer"))  # fmt: skip
 _BAD = (b"\r", b"\n", b"\0")
@@ -265,13 +265,7 @@ class H2Session:
         """Send as much of a stream's pending DATA as the windows allow."""
         sid = st.stream_id
         try:
-            while st.pending:
-                room = min(self.h2.local_flow_control_window(sid),
-                           self.h2.max_outbound_frame_size)  # fmt: skip
-                if room <= 0:
-                    break
-                chunk, st.pending = st.pending[:room], st.pending[room:]
-                self.h2.send_data(sid, chunk)
+            st.pending = send_window(self.h2, sid, st.pending)
             if end and not st.pending:
                 if st.trailers:
                     self.h2.send_headers(sid, st.trailers, end_stream=True)

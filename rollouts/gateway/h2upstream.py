@@ -34,13 +34,25 @@ if TYPE_CHECKING:
     from h2.events import Event
     from hyperframe.frame import Frame, GoAwayFrame
 
-__all__ = ["H2Pool", "H2Stream", "H2UpConn"]
+__all__ = ["H2Pool", "H2Stream", "H2UpConn", "send_window"]
 
 #: connection-level receive window (streams keep h2's 64 KiB default each)
 CONN_WINDOW = 16 * 1024 * 1024
 
 _REQ_DROP = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding",
                        b"upgrade", b"host", b"te", b"trailer"))  # fmt: skip
+
+
+def send_window(conn: h2.connection.H2Connection, sid: int, data: bytes) -> bytes:
+    """Queue as much of ``data`` as stream ``sid``'s flow-control window and the frame
+    size allow, as DATA frames; returns what must wait for a WINDOW_UPDATE."""
+    while data:
+        room = min(conn.local_flow_control_window(sid), conn.max_outbound_frame_size)
+        if room <= 0:
+            break
+        conn.send_data(sid, data[:room])
+        data = data[room:]
+    return data
 
 
 class _Connection(h2.connection.H2Connection):
@@ -191,13 +203,7 @@ class H2UpConn(asyncio.Protocol):
     def flush(self, st: H2Stream) -> None:
         sid = st.sid
         with contextlib.suppress(h2.exceptions.ProtocolError, h2.exceptions.StreamClosedError):
-            while st.pending:
-                room = min(self.h2.local_flow_control_window(sid),
-                           self.h2.max_outbound_frame_size)  # fmt: skip
-                if room <= 0:
-                    break
-                chunk, st.pending = st.pending[:room], st.pending[room:]
-                self.h2.send_data(sid, chunk)
+            st.pending = send_window(self.h2, sid, st.pending)
             if st.end_pending and not st.pending:
                 st.end_pending = False
                 self.h2.end_stream(sid)

@@ -9,7 +9,7 @@ where the configuration came from.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -61,6 +61,14 @@ class Snapshot:
         ]
 
 
+#: the Snapshot field each parsed kind is indexed in
+_FIELDS: dict[type, str] = {
+    GatewayClass: "gateway_classes", Gateway: "gateways", HTTPRoute: "http_routes",
+    GRPCRoute: "grpc_routes", ReferenceGrant: "reference_grants", Service: "services",
+    EndpointSlice: "endpoint_slices", Secret: "secrets", Namespace: "namespaces",
+}  # fmt: skip
+
+
 def build_snapshot(objects: Iterable[dict[str, Any]], source: str = "") -> Snapshot:
     """Parse raw manifests into a Snapshot; malformed objects become error strings."""
     snap = Snapshot()
@@ -79,34 +87,7 @@ def build_snapshot(objects: Iterable[dict[str, Any]], source: str = "") -> Snaps
             continue
         if res is None:
             continue
-        key = res.key
-        if isinstance(res, GatewayClass):
-            snap.gateway_classes[res.metadata.name] = res
-        elif isinstance(res, Gateway):
-            snap.gateways[key] = res
-        elif isinstance(res, HTTPRoute):
-            snap.http_routes[key] = res
-        elif isinstance(res, GRPCRoute):
-            snap.grpc_routes[key] = res
-        elif isinstance(res, ReferenceGrant):
-            snap.reference_grants[key] = res
-        elif isinstance(res, Service):
-            snap.services[key] = res
-        elif isinstance(res, EndpointSlice):
-            snap.endpoint_slices[key] = res
-        elif isinstance(res, Secret):
-            snap.secrets[key] = res
-        elif isinstance(res, Namespace):
-            snap.namespaces[res.metadata.name] = res
-    return Snapshot(
-        gateway_classes=snap.gateway_classes,
-        gateways=snap.gateways,
-        http_routes=snap.http_routes,
-        grpc_routes=snap.grpc_routes,
-        reference_grants=snap.reference_grants,
-        services=snap.services,
-        endpoint_slices=snap.endpoint_slices,
-        secrets=snap.secrets,
-        namespaces=snap.namespaces,
-        errors=tuple(errors),
-    )
+        # cluster-scoped kinds are indexed by name, the others by (namespace, name)
+        index: dict[Any, Any] = getattr(snap, _FIELDS[type(res)])
+        index[res.metadata.name if isinstance(res, (GatewayClass, Namespace)) else res.key] = res
+    return replace(snap, errors=tuple(errors))

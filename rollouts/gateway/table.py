@@ -190,25 +190,17 @@ class Match:
             return False
         for name, want in self.headers:
             got = headers.get(name)
-            if got is None:
-                return False
-            if isinstance(want, bytes):
-                if got != want:
-                    return False
-            elif want.fullmatch(got) is None:
+            if got is None or not (got == want if isinstance(want, bytes) else want.fullmatch(got)):
                 return False
         if self.query:
             params: dict[str, str] = {}
             for k, v in parse_qsl(query or "", keep_blank_values=True):
-                params.setdefault(k, v)
+                params.setdefault(k, v)  # the first value of a repeated parameter counts
             for qname, qwant in self.query:
                 qgot = params.get(qname)
-                if qgot is None:
-                    return False
-                if isinstance(qwant, str):
-                    if qgot != qwant:
-                        return False
-                elif qwant.fullmatch(qgot) is None:
+                if qgot is None or not (
+                    qgot == qwant if isinstance(qwant, str) else qwant.fullmatch(qgot)
+                ):
                     return False
         return True
 

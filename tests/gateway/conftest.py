@@ -15,6 +15,7 @@ from rollouts.gateway.echo import start_echo
 from rollouts.gateway.http1 import Limits
 from rollouts.gateway.server import GatewayServer
 from rollouts.gateway.snapshot import Snapshot, build_snapshot
+from rollouts.gateway.source import StatusUpdate
 
 CLASS = "rollouts"
 
@@ -172,3 +173,18 @@ def basic(h: Harness, rules: list[dict[str, Any]], hostname: str | None = None,
         objs += h.svc(name)
     objs.append(route("r", rules, hostnames))
     return objs
+
+
+class EventFeed:
+    """A hand-fed event stream for ``follow_events``, and the status it writes."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue()
+        self.written: list[StatusUpdate] = []
+
+    async def events(self) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        while (item := await self.queue.get()) is not None:
+            yield item
+
+    async def writer(self, update: StatusUpdate) -> None:
+        self.written.append(update)

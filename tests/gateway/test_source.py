@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections import Counter
-from collections.abc import AsyncIterator
 from typing import Any
 
 from rollouts.gateway.compile import compile_snapshot
-from rollouts.gateway.source import ObjectStore, StatusUpdate, follow_events, status_updates
+from rollouts.gateway.source import ObjectStore, follow_events, status_updates
 
-from .conftest import Harness, backend, gateway, gateway_class, listener, route, service
+from .conftest import EventFeed, Harness, backend, gateway, gateway_class, listener, route, service
 
 
 def grant() -> dict[str, Any]:
@@ -83,16 +82,8 @@ def test_store_ignores_status_only_and_bookmark_changes() -> None:
 
 async def test_follow_events_serves_and_only_the_leader_writes_status(h: Harness) -> None:
     await h.echo("a", "b")
-    queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue()
-
-    async def events() -> AsyncIterator[tuple[str, dict[str, Any]]]:
-        while (item := await queue.get()) is not None:
-            yield item
-
-    written: list[StatusUpdate] = []
-
-    async def writer(update: StatusUpdate) -> None:
-        written.append(update)
+    feed = EventFeed()
+    queue, written, events, writer = feed.queue, feed.written, feed.events, feed.writer
 
     leader = False
     await h.start([])

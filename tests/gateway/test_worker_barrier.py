@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +14,18 @@ import pytest
 
 from rollouts.gateway.server import GatewayServer
 from rollouts.gateway.snapshot import build_snapshot
-from rollouts.gateway.source import StatusUpdate, follow_events, route_key
+from rollouts.gateway.source import follow_events, route_key
 
-from .conftest import backend, free_port, gateway, gateway_class, listener, route, service
+from .conftest import (
+    EventFeed,
+    backend,
+    free_port,
+    gateway,
+    gateway_class,
+    listener,
+    route,
+    service,
+)
 
 KEY = route_key("HTTPRoute", "default", "r")
 PORT = free_port()
@@ -60,16 +68,8 @@ async def test_apply_publishes_what_this_worker_serves(tmp_path: Path) -> None:
 async def test_status_waits_for_every_worker_then_times_out_loudly(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     gw = GatewayServer(host="127.0.0.1", stats_dir=str(tmp_path), worker=0)
-    queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue()
-
-    async def events() -> AsyncIterator[tuple[str, dict[str, Any]]]:
-        while (item := await queue.get()) is not None:
-            yield item
-
-    written: list[StatusUpdate] = []
-
-    async def writer(update: StatusUpdate) -> None:
-        written.append(update)
+    feed = EventFeed()
+    queue, written, events, writer = feed.queue, feed.written, feed.events, feed.writer
 
     async def settle(routes: dict[str, tuple[str, int]]) -> None:
         await gw.wait_for_workers(routes, 2, timeout=1.0)
