@@ -111,7 +111,6 @@ class RouteInfo:
 
 @dataclass
 class Resolution:
-    our_classes: list[str]
     gateways: dict[Key, GatewayInfo]
     routes: list[RouteInfo]
 
@@ -301,8 +300,8 @@ def _attach(
 
 def resolve(snap: Snapshot) -> Resolution:
     """Decide listener validity, attachment and backend resolution for our classes."""
-    ours = sorted(n for n, gc in snap.gateway_classes.items()
-                  if gc.spec.controller_name == CONTROLLER_NAME)  # fmt: skip
+    ours = {n for n, gc in snap.gateway_classes.items()
+                  if gc.spec.controller_name == CONTROLLER_NAME}  # fmt: skip
     gateways: dict[Key, GatewayInfo] = {}
     for key, gw in sorted(snap.gateways.items()):
         if gw.spec.gateway_class_name not in ours:
@@ -341,4 +340,4 @@ def resolve(snap: Snapshot) -> Resolution:
             if bad is not None and info.resolved_refs.status:
                 info.resolved_refs = Cond(False, bad.reason, bad.message)
         routes.append(info)
-    return Resolution(ours, gateways, routes)
+    return Resolution(gateways, routes)
