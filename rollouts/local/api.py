@@ -31,9 +31,19 @@ __all__ = ["Api", "Obj", "Options"]
 Obj = dict[str, Any]
 Options = dict[str, Any]
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-_CONFLICT = (
-    "the object has been modified; please apply your changes to the latest version and try again"
-)
+
+
+def _selection(label_selector: str, field_selector: str) -> Callable[[Obj], bool]:
+    """Whether an object matches both selectors (an empty selector matches everything)."""
+    labels_ok = parse_label_selector(label_selector) if label_selector else None
+    fields_ok = parse_field_selector(field_selector) if field_selector else None
+
+    def selected(obj: Obj) -> bool:
+        if labels_ok and not labels_ok((obj.get("metadata") or {}).get("labels") or {}):
+            return False
+        return not (fields_ok and not fields_ok(obj))
+
+    return selected
 
 
 class Api:
@@ -94,23 +104,12 @@ class Api:
         label_selector: str = "",
         field_selector: str = "",
     ) -> list[Obj]:
-        labels_ok = parse_label_selector(label_selector) if label_selector else None
-        fields_ok = parse_field_selector(field_selector) if field_selector else None
-        out = []
-        for obj in self.store.items(rt.key, ns if rt.namespaced else None):
-            if labels_ok and not labels_ok((obj.get("metadata") or {}).get("labels") or {}):
-                continue
-            if fields_ok and not fields_ok(obj):
-                continue
-            out.append(self._out(rt, obj))
-        return out
+        selected = _selection(label_selector, field_selector)
+        items = self.store.items(rt.key, ns if rt.namespaced else None)
+        return [self._out(rt, obj) for obj in items if selected(obj)]
 
     def matches(self, obj: Obj, label_selector: str, field_selector: str) -> bool:
-        if label_selector and not parse_label_selector(label_selector)(
-            (obj.get("metadata") or {}).get("labels") or {}
-        ):
-            return False
-        return not (field_selector and not parse_field_selector(field_selector)(obj))
+        return _selection(label_selector, field_selector)(obj)
 
     # -- schema pipeline ---------------------------------------------------------------
 
@@ -214,20 +213,13 @@ class Api:
             )
         rv = meta.get("resourceVersion")
         if rv and rv != old["metadata"]["resourceVersion"]:
-            raise errors.conflict(rt.group, rt.plural, name, _CONFLICT)
+            raise errors.modified(rt.group, rt.plural, name)
         if not rv and rt.custom:
-            raise errors.invalid(
-                rt.group,
-                rt.kind,
-                name,
-                [
-                    (
-                        "FieldValueInvalid",
-                        "metadata.resourceVersion",
-                        "Invalid value: 0x0: must be specified for an update",
-                    )
-                ],
-            )
+            raise errors.invalid(rt.group, rt.kind, name, [(
+                "FieldValueInvalid",
+                "metadata.resourceVersion",
+                "Invalid value: 0x0: must be specified for an update",
+            )])
         if subresource == "status":
             new = copy.deepcopy(old)
             if "status" in body:
@@ -264,19 +256,11 @@ class Api:
             old_fin = set(old["metadata"].get("finalizers") or [])
             new_fin = set(new_meta.get("finalizers") or [])
             if old["metadata"].get("deletionTimestamp") and new_fin - old_fin:
-                raise errors.invalid(
-                    rt.group,
-                    rt.kind,
-                    name,
-                    [
-                        (
-                            "FieldValueForbidden",
-                            "metadata.finalizers",
-                            "Forbidden: no new finalizers can be added if the object is being "
-                            "deleted",
-                        )
-                    ],
-                )
+                raise errors.invalid(rt.group, rt.kind, name, [(
+                    "FieldValueForbidden",
+                    "metadata.finalizers",
+                    "Forbidden: no new finalizers can be added if the object is being deleted",
+                )])
         self._out(rt, new)
         admit(rt, new, validation, warnings if warnings is not None else [], old)
         return self._commit(rt, old, new)
@@ -369,21 +353,14 @@ class Api:
             raise errors.not_found(rt.group, f"{rt.plural}/scale", old["metadata"]["name"])
         rv = (scale.get("metadata") or {}).get("resourceVersion")
         if rv and rv != old["metadata"]["resourceVersion"]:
-            raise errors.conflict(rt.group, rt.plural, old["metadata"]["name"], _CONFLICT)
+            raise errors.modified(rt.group, rt.plural, old["metadata"]["name"])
         replicas = (scale.get("spec") or {}).get("replicas")
         if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-            raise errors.invalid(
-                "autoscaling",
-                "Scale",
-                old["metadata"]["name"],
-                [
-                    (
-                        "FieldValueInvalid",
-                        "spec.replicas",
-                        f"Invalid value: {replicas!r}: must be greater than or equal to 0",
-                    )
-                ],
-            )
+            raise errors.invalid("autoscaling", "Scale", old["metadata"]["name"], [(
+                "FieldValueInvalid",
+                "spec.replicas",
+                f"Invalid value: {replicas!r}: must be greater than or equal to 0",
+            )])
         new = set_scale_replicas(rt, copy.deepcopy(old), replicas)
         if rt.schema is not None:
             causes = schema.validate(new, rt.schema)

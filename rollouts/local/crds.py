@@ -1,10 +1,10 @@
 """CustomResourceDefinitions: validation, establishment and removal.
 
 A CRD written through the API is checked (name is ``<plural>.<group>``, names, scope,
-exactly one storage version, a structural schema), registered so that its resources are
-served at once, and given the status a kube-apiserver would write (``NamesAccepted`` and
-``Established`` conditions, ``acceptedNames``, ``storedVersions``). Deleting a CRD
-deletes all its objects.
+exactly one storage version, an object schema per version: the structural-schema rules
+are not enforced), registered so that its resources are served at once, and given the
+status a kube-apiserver would write (``NamesAccepted`` and ``Established`` conditions,
+``acceptedNames``, ``storedVersions``). Deleting a CRD deletes all its objects.
 """
 
 from __future__ import annotations

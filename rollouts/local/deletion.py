@@ -24,9 +24,6 @@ __all__ = ["delete", "delete_collection", "remove"]
 
 Obj = dict[str, Any]
 Options = dict[str, Any]
-CONFLICT = (
-    "the object has been modified; please apply your changes to the latest version and try again"
-)
 
 
 def delete(api: Api, rt: ResourceType, ns: str, name: str, options: Options) -> tuple[Obj, bool]:
@@ -46,7 +43,7 @@ def delete(api: Api, rt: ResourceType, ns: str, name: str, options: Options) -> 
             f"UID in object meta: {old['metadata']['uid']}",
         )
     if pre.get("resourceVersion") and pre["resourceVersion"] != old["metadata"]["resourceVersion"]:
-        raise errors.conflict(rt.group, rt.plural, name, CONFLICT)
+        raise errors.modified(rt.group, rt.plural, name)
     policy = options.get("propagationPolicy") or (
         "Orphan" if options.get("orphanDependents") else "Background"
     )

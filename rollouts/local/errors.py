@@ -18,6 +18,7 @@ __all__ = [
     "expired",
     "invalid",
     "method_not_allowed",
+    "modified",
     "not_found",
     "status_ok",
     "unsupported_media_type",
@@ -93,6 +94,17 @@ def conflict(group: str, plural: str, name: str, why: str) -> ApiError:
         "Conflict",
         f'Operation cannot be fulfilled on {_qualified(plural, group)} "{name}": {why}',
         _details(group, plural, name),
+    )
+
+
+def modified(group: str, plural: str, name: str) -> ApiError:
+    """409 Conflict for a write based on an outdated ``resourceVersion``."""
+    return conflict(
+        group,
+        plural,
+        name,
+        "the object has been modified; please apply your changes to the latest version and try "
+        "again",
     )
 
 

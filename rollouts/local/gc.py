@@ -16,11 +16,11 @@ import contextlib
 import copy
 import logging
 import time
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rollouts.local.api import Api
 from rollouts.local.errors import ApiError
+from rollouts.local.meta import now_iso
 from rollouts.local.resources import ResourceType
 
 __all__ = ["GarbageCollector", "finish_task"]
@@ -73,8 +73,7 @@ class GarbageCollector:
 
     def expire_events(self, ttl: float = EVENT_TTL) -> int:
         """Delete core Events older than ``ttl`` seconds, as kube-apiserver does (1 h)."""
-        cutoff = datetime.now(UTC) - timedelta(seconds=ttl)
-        stamp = cutoff.strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = now_iso(-ttl)
         gone = 0
         for obj in list(self.api.store.items("/events")):
             last = (

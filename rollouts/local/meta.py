@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import random
 import re
 import uuid
@@ -13,7 +12,9 @@ __all__ = [
     "generate_name",
     "new_uid",
     "now_iso",
+    "parse_time",
     "same_ignoring",
+    "seconds_since",
     "validate_metadata",
 ]
 
@@ -23,9 +24,26 @@ _QUALIFIED = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # the RFC 3339 form of metav1.Time
+
+
 def now_iso(offset_seconds: float = 0) -> str:
     when = datetime.now(UTC) + timedelta(seconds=offset_seconds)
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return when.strftime(TIME_FORMAT)
+
+
+def parse_time(timestamp: str) -> datetime | None:
+    """The instant a timestamp names, or None when it is malformed."""
+    try:
+        return datetime.strptime(timestamp, TIME_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def seconds_since(timestamp: str) -> float:
+    """How long ago ``timestamp`` was (0 when it is malformed)."""
+    then = parse_time(timestamp)
+    return 0.0 if then is None else (datetime.now(UTC) - then).total_seconds()
 
 
 def new_uid() -> str:
@@ -152,9 +170,3 @@ def same_ignoring(a: dict[str, Any], b: dict[str, Any], *fields: str) -> bool:
     cb = {k: v for k, v in b.items() if k not in fields}
     return ca == cb
 
-
-def strip_volatile(meta: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(meta)
-    for key in ("resourceVersion", "managedFields"):
-        out.pop(key, None)
-    return out

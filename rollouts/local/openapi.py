@@ -24,7 +24,6 @@ from rollouts.local.resources import ResourceType
 __all__ = ["openapi_v2", "openapi_v3_group", "openapi_v3_root"]
 
 OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
-LIST_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta"
 
 _OBJECT_META_SCHEMA: dict[str, Any] = {
     "description": "ObjectMeta is metadata that all persisted resources must have, which "

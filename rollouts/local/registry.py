@@ -10,7 +10,7 @@ __all__ = ["Registry"]
 
 
 class Registry:
-    """Lookup of served resource types by group/version/plural and by kind."""
+    """Lookup of served resource types by group/version/plural and by storage key."""
 
     def __init__(self) -> None:
         self._types: dict[tuple[str, str, str], ResourceType] = {}
@@ -33,13 +33,6 @@ class Registry:
             if rt.storage:
                 return rt
         return types[0] if types else None
-
-    def find_kind(self, api_version: str, kind: str) -> ResourceType | None:
-        group, _, version = api_version.rpartition("/")
-        for rt in self._types.values():
-            if rt.group == group and rt.version == version and rt.kind == kind:
-                return rt
-        return None
 
     def all(self) -> list[ResourceType]:
         return list(self._types.values())

@@ -47,7 +47,6 @@ class ResourceType:
     printer_columns: tuple[dict[str, Any], ...] = field(default=(), compare=False, hash=False)
     custom: bool = False
     list_kind: str = ""
-    preserve_unknown: bool = False
     storage: bool = True
 
     @property
@@ -58,10 +57,6 @@ class ResourceType:
     def key(self) -> str:
         """Storage key shared by every version of the resource."""
         return f"{self.group}/{self.plural}"
-
-    @property
-    def group_version(self) -> str:
-        return self.api_version
 
     @property
     def singular_name(self) -> str:
@@ -93,7 +88,6 @@ def _b(
         status=status,
         scale=ScaleSpec(label_selector_path=".status.selector") if scale else None,
         categories=categories,
-        preserve_unknown=True,
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+import operator
 import re
 from typing import Any
 
@@ -89,23 +90,29 @@ def apply_defaults(value: Any, schema: dict[str, Any], root: bool = True) -> Non
                 apply_defaults(item, items, False)
 
 
+# bool before int: True is an int to Python but a boolean to JSON.
+_JSON_TYPES = (
+    (bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"), (list, "array"),
+    (dict, "object"),
+)
+_TYPES = {name for _typ, name in _JSON_TYPES}
+
+
 def _type_ok(value: Any, schema: dict[str, Any]) -> bool:
     if schema.get("x-kubernetes-int-or-string"):
-        return (isinstance(value, int) and not isinstance(value, bool)) or isinstance(value, str)
+        return _type_name(value) in ("integer", "string")
     typ = schema.get("type")
     if typ is None:
         return True
     if value is None:
         return bool(schema.get("nullable"))
-    checks: dict[str, bool] = {
-        "object": isinstance(value, dict),
-        "array": isinstance(value, list),
-        "string": isinstance(value, str),
-        "boolean": isinstance(value, bool),
-        "integer": isinstance(value, int) and not isinstance(value, bool),
-        "number": isinstance(value, int | float) and not isinstance(value, bool),
-    }
-    return checks.get(typ, True)
+    actual = _type_name(value)
+    return typ not in _TYPES or actual == typ or (typ, actual) == ("number", "integer")
+
+
+def _invalid(where: str, shown: Any, rule: str, reason: str = "FieldValueInvalid") -> Cause:
+    """The cause kube-apiserver reports for a value that breaks ``rule``."""
+    return (reason, where, f"Invalid value: {_fmt(shown)}: {where} in body {rule}")
 
 
 def validate(value: Any, schema: dict[str, Any], path: str = "", root: bool = True) -> list[Cause]:
@@ -113,26 +120,16 @@ def validate(value: Any, schema: dict[str, Any], path: str = "", root: bool = Tr
     where = path or "<root>"
     if not _type_ok(value, schema):
         typ = schema.get("type", "int-or-string")
-        return [
-            (
-                "FieldValueTypeInvalid",
-                where,
-                f"Invalid value: {_fmt(_type_name(value))}: {where} in body must be of type {typ}: "
-                f"{_fmt(_type_name(value))}",
-            )
-        ]
+        actual = _type_name(value)
+        return [_invalid(where, actual, f"must be of type {typ}: {_fmt(actual)}",
+                         "FieldValueTypeInvalid")]
     if value is None:
         return []
     out: list[Cause] = []
     if "enum" in schema and value not in schema["enum"]:
         allowed = ", ".join(_fmt(v) for v in schema["enum"])
-        out.append(
-            (
-                "FieldValueNotSupported",
-                where,
-                f"Unsupported value: {_fmt(value)}: supported values: {allowed}",
-            )
-        )
+        out.append(("FieldValueNotSupported", where,
+                    f"Unsupported value: {_fmt(value)}: supported values: {allowed}"))
     if isinstance(value, str):
         out += _validate_string(value, schema, where)
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -141,141 +138,70 @@ def validate(value: Any, schema: dict[str, Any], path: str = "", root: bool = Tr
         out += _validate_array(value, schema, path, where)
     if isinstance(value, dict):
         out += _validate_object(value, schema, path, where, root)
-    out += _validate_combinators(value, schema, path)
+    out += _validate_combinators(value, schema, path, where)
     return out
 
 
 def _type_name(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "null"
+    """The JSON schema type of a decoded JSON value."""
+    return next((name for typ, name in _JSON_TYPES if isinstance(value, typ)), "null")
 
 
 def _validate_string(value: str, schema: dict[str, Any], where: str) -> list[Cause]:
     out: list[Cause] = []
     pattern = schema.get("pattern")
     if pattern is not None and re.search(pattern, value) is None:
-        out.append(
-            (
-                "FieldValueInvalid",
-                where,
-                f"Invalid value: {_fmt(value)}: {where} in body should match '{pattern}'",
-            )
-        )
+        out.append(_invalid(where, value, f"should match '{pattern}'"))
     if "maxLength" in schema and len(value) > schema["maxLength"]:
-        out.append(
-            (
-                "FieldValueTooLong",
-                where,
-                f"Too long: may not be more than {schema['maxLength']} bytes",
-            )
-        )
+        out.append(("FieldValueTooLong", where,
+                    f"Too long: may not be more than {schema['maxLength']} bytes"))
     if "minLength" in schema and len(value) < schema["minLength"]:
-        out.append(
-            (
-                "FieldValueInvalid",
-                where,
-                f"Invalid value: {_fmt(value)}: {where} in body should be at least "
-                f"{schema['minLength']} chars long",
-            )
-        )
+        out.append(_invalid(where, value, f"should be at least {schema['minLength']} chars long"))
     return out
 
 
 def _validate_number(value: float, schema: dict[str, Any], where: str) -> list[Cause]:
     out: list[Cause] = []
-    if "minimum" in schema:
-        lo = schema["minimum"]
-        if value < lo or (schema.get("exclusiveMinimum") is True and value == lo):
-            rel = (
-                "greater than"
-                if schema.get("exclusiveMinimum") is True
-                else "greater than or equal to"
-            )
-            out.append(
-                (
-                    "FieldValueInvalid",
-                    where,
-                    f"Invalid value: {_fmt(value)}: {where} in body should be {rel} {lo}",
-                )
-            )
-    if "maximum" in schema:
-        hi = schema["maximum"]
-        if value > hi or (schema.get("exclusiveMaximum") is True and value == hi):
-            rel = "less than" if schema.get("exclusiveMaximum") is True else "less than or equal to"
-            out.append(
-                (
-                    "FieldValueInvalid",
-                    where,
-                    f"Invalid value: {_fmt(value)}: {where} in body should be {rel} {hi}",
-                )
-            )
+    for bound, exclusive, beyond, rel in (
+        ("minimum", "exclusiveMinimum", operator.lt, "greater than"),
+        ("maximum", "exclusiveMaximum", operator.gt, "less than"),
+    ):
+        if bound not in schema:
+            continue
+        limit, strict = schema[bound], schema.get(exclusive) is True
+        if beyond(value, limit) or (strict and value == limit):
+            rule = f"{rel} {limit}" if strict else f"{rel} or equal to {limit}"
+            out.append(_invalid(where, value, f"should be {rule}"))
     if "multipleOf" in schema and schema["multipleOf"] and value % schema["multipleOf"] != 0:
-        out.append(
-            (
-                "FieldValueInvalid",
-                where,
-                f"Invalid value: {_fmt(value)}: {where} in body should be a multiple of "
-                f"{schema['multipleOf']}",
-            )
-        )
+        out.append(_invalid(where, value, f"should be a multiple of {schema['multipleOf']}"))
     return out
 
 
 def _validate_array(value: list[Any], schema: dict[str, Any], path: str, where: str) -> list[Cause]:
     out: list[Cause] = []
     if "maxItems" in schema and len(value) > schema["maxItems"]:
-        out.append(
-            (
-                "FieldValueTooMany",
-                where,
-                f"Too many: {len(value)}: must have at most {schema['maxItems']} items",
-            )
-        )
+        out.append(("FieldValueTooMany", where,
+                    f"Too many: {len(value)}: must have at most {schema['maxItems']} items"))
     if "minItems" in schema and len(value) < schema["minItems"]:
-        out.append(
-            (
-                "FieldValueInvalid",
-                where,
-                f"Invalid value: {len(value)}: {where} in body should have at least "
-                f"{schema['minItems']} items",
-            )
-        )
+        out.append(_invalid(where, len(value), f"should have at least {schema['minItems']} items"))
     items = schema.get("items")
     if isinstance(items, dict):
         for i, item in enumerate(value):
             out += validate(item, items, f"{path}[{i}]", False)
     list_type = schema.get("x-kubernetes-list-type")
     if list_type == "set" or schema.get("uniqueItems"):
-        seen: list[Any] = []
-        for i, item in enumerate(value):
-            if item in seen:
-                out.append(
-                    ("FieldValueDuplicate", f"{path}[{i}]", f"Duplicate value: {_fmt(item)}")
-                )
-            seen.append(item)
+        idents = list(enumerate(value))
     elif list_type == "map":
         keys = schema.get("x-kubernetes-list-map-keys") or []
-        seen_keys: list[Any] = []
-        for i, item in enumerate(value):
-            if not isinstance(item, dict):
-                continue
-            ident = {k: item.get(k) for k in keys}
-            if ident in seen_keys:
-                out.append(
-                    ("FieldValueDuplicate", f"{path}[{i}]", f"Duplicate value: {_fmt(ident)}")
-                )
-            seen_keys.append(ident)
+        idents = [(i, {k: item.get(k) for k in keys})
+                  for i, item in enumerate(value) if isinstance(item, dict)]
+    else:
+        idents = []
+    seen: list[Any] = []
+    for i, ident in idents:
+        if ident in seen:
+            out.append(("FieldValueDuplicate", f"{path}[{i}]", f"Duplicate value: {_fmt(ident)}"))
+        seen.append(ident)
     return out
 
 
@@ -287,22 +213,11 @@ def _validate_object(
         if req not in value:
             out.append(("FieldValueRequired", _join(path, req), "Required value"))
     if "maxProperties" in schema and len(value) > schema["maxProperties"]:
-        out.append(
-            (
-                "FieldValueTooMany",
-                where,
-                f"Too many: {len(value)}: must have at most {schema['maxProperties']} items",
-            )
-        )
+        out.append(("FieldValueTooMany", where,
+                    f"Too many: {len(value)}: must have at most {schema['maxProperties']} items"))
     if "minProperties" in schema and len(value) < schema["minProperties"]:
-        out.append(
-            (
-                "FieldValueInvalid",
-                where,
-                f"Invalid value: {len(value)}: {where} in body should have at least "
-                f"{schema['minProperties']} properties",
-            )
-        )
+        out.append(_invalid(where, len(value),
+                            f"should have at least {schema['minProperties']} properties"))
     props = schema.get("properties") or {}
     addl = schema.get("additionalProperties")
     for key, child in value.items():
@@ -316,45 +231,20 @@ def _validate_object(
     return out
 
 
-def _validate_combinators(value: Any, schema: dict[str, Any], path: str) -> list[Cause]:
+def _validate_combinators(value: Any, schema: dict[str, Any], path: str, where: str) -> list[Cause]:
+    def ok(sub: dict[str, Any]) -> bool:
+        return not validate(value, sub, path, False)
+
     out: list[Cause] = []
-    where = path or "<root>"
     for sub in schema.get("allOf") or []:
-        out += validate(value, _no_type(sub), path, False)
+        out += validate(value, sub, path, False)
     any_of = schema.get("anyOf")
-    if any_of and not any(not validate(value, _no_type(s), path, False) for s in any_of):
-        out.append(
-            (
-                "FieldValueInvalid",
-                where,
-                f"Invalid value: {_fmt(value)}: {where} in body must match at least one "
-                "schema in anyOf",
-            )
-        )
+    if any_of and not any(ok(s) for s in any_of):
+        out.append(_invalid(where, value, "must match at least one schema in anyOf"))
     one_of = schema.get("oneOf")
-    if one_of:
-        matches = sum(1 for s in one_of if not validate(value, _no_type(s), path, False))
-        if matches != 1:
-            out.append(
-                (
-                    "FieldValueInvalid",
-                    where,
-                    f"Invalid value: {_fmt(value)}: {where} in body must match exactly one "
-                    "schema in oneOf",
-                )
-            )
+    if one_of and sum(1 for s in one_of if ok(s)) != 1:
+        out.append(_invalid(where, value, "must match exactly one schema in oneOf"))
     not_schema = schema.get("not")
-    if isinstance(not_schema, dict) and not validate(value, _no_type(not_schema), path, False):
-        out.append(
-            (
-                "FieldValueInvalid",
-                where,
-                f"Invalid value: {_fmt(value)}: {where} in body should not match the schema",
-            )
-        )
+    if isinstance(not_schema, dict) and ok(not_schema):
+        out.append(_invalid(where, value, "should not match the schema"))
     return out
-
-
-def _no_type(schema: dict[str, Any]) -> dict[str, Any]:
-    # Value validations inside combinators carry no type of their own in structural schemas.
-    return schema

@@ -13,7 +13,6 @@ import ipaddress
 import logging
 import os
 import random
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -102,7 +101,6 @@ class LocalServer:
             self.workloads = WorkloadManager(self.api, log_dir=log_dir, max_grace=max_grace)
             self.handler.kubelet = self.workloads.kubelet
         self._runner: web.AppRunner | None = None
-        self.background: list[Callable[[], Awaitable[None]]] = []
 
     @property
     def url(self) -> str:

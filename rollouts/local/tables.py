@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from rollouts.local.meta import parse_time
 from rollouts.local.resources import ResourceType
 
 __all__ = ["age", "jsonpath", "to_table", "want_table"]
@@ -49,9 +50,8 @@ def jsonpath(obj: Any, path: str) -> Any:
 def age(ts: str | None, now: datetime | None = None) -> str:
     if not ts:
         return "<unknown>"
-    try:
-        then = datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    except ValueError:
+    then = parse_time(ts)
+    if then is None:
         return "<unknown>"
     secs = int(((now or datetime.now(UTC)) - then).total_seconds())
     secs = max(secs, 0)
@@ -146,16 +146,11 @@ def _rs_wide(o: Obj) -> list[Any]:
     ]
 
 
+_RS_WIDE_COLUMNS = [("Containers", "string"), ("Images", "string"), ("Selector", "string")]
 _WIDE: dict[str, tuple[list[tuple[str, str]], Callable[[Obj], list[Any]]]] = {
     "/pods": ([("IP", "string"), ("Node", "string")], _pods_wide),
-    "apps/deployments": (
-        [("Containers", "string"), ("Images", "string"), ("Selector", "string")],
-        _rs_wide,
-    ),
-    "apps/replicasets": (
-        [("Containers", "string"), ("Images", "string"), ("Selector", "string")],
-        _rs_wide,
-    ),
+    "apps/deployments": (_RS_WIDE_COLUMNS, _rs_wide),
+    "apps/replicasets": (_RS_WIDE_COLUMNS, _rs_wide),
 }
 
 

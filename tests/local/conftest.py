@@ -19,11 +19,12 @@ REPO = Path(__file__).resolve().parents[2]
 GATEWAY_CRDS = REPO.parent / "shared" / "gateway-api" / "v1.6.1"
 
 
-def find_kubectl() -> str | None:
-    local = REPO / ".tools" / "bin" / "kubectl"
+def find_tool(name: str) -> str | None:
+    """``name`` from the repository's ``.tools/bin`` (scripts/fetch_kubectl.py), else PATH."""
+    local = REPO / ".tools" / "bin" / name
     if local.is_file() and os.access(local, os.X_OK):
         return str(local)
-    return shutil.which("kubectl")
+    return shutil.which(name)
 
 
 WIDGET_CRD: dict[str, Any] = {
@@ -152,16 +153,24 @@ class Kubectl:
         )
 
 
-@pytest.fixture
-def kubectl(api_server: ServerThread, tmp_path: Path) -> Kubectl:
-    """The real kubectl, configured for ``api_server``; skipped without it outside CI."""
-    binary = find_kubectl()
+def kubectl_for(kubeconfig: Path, home: Path) -> Kubectl:
+    """The real kubectl using ``kubeconfig``, with its cache under ``home``; the test is
+    skipped without kubectl outside CI."""
+    binary = find_tool("kubectl")
     if binary is None:
         if os.environ.get("CI"):
             pytest.fail("kubectl is missing: run python3 scripts/fetch_kubectl.py")
         pytest.skip("kubectl not found (run python3 scripts/fetch_kubectl.py)")
-    env = dict(os.environ)
-    env["KUBECONFIG"] = str(api_server.kubeconfig)
-    env["KUBECACHEDIR"] = str(tmp_path / "kubecache")
-    env["HOME"] = str(tmp_path)
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(kubeconfig),
+        "KUBECACHEDIR": str(home / "kubecache"),
+        "HOME": str(home),
+    }
     return Kubectl(binary, env)
+
+
+@pytest.fixture
+def kubectl(api_server: ServerThread, tmp_path: Path) -> Kubectl:
+    """The real kubectl, configured for ``api_server``."""
+    return kubectl_for(api_server.kubeconfig, tmp_path)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -19,7 +18,7 @@ from click.testing import CliRunner
 
 from rollouts.cli.local import local
 
-from .conftest import Kubectl, find_kubectl
+from .conftest import Kubectl, kubectl_for
 
 UP = [sys.executable, "-c", "from rollouts.cli.local import local; local()", "up"]
 
@@ -106,18 +105,7 @@ def local_up(tmp_path: Path) -> Iterator[Up]:
 
 @pytest.fixture
 def kctl(local_up: Up, tmp_path: Path) -> Kubectl:
-    binary = find_kubectl()
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("kubectl is missing: run python3 scripts/fetch_kubectl.py")
-        pytest.skip("kubectl not found (run python3 scripts/fetch_kubectl.py)")
-    env = {
-        **os.environ,
-        "KUBECONFIG": str(local_up.kubeconfig),
-        "KUBECACHEDIR": str(tmp_path / "cache"),
-        "HOME": str(tmp_path),
-    }
-    return Kubectl(binary, env)
+    return kubectl_for(local_up.kubeconfig, tmp_path)
 
 
 def _answers(ip: str) -> bool:

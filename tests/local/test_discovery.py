@@ -205,6 +205,8 @@ def test_malformed_writes_get_a_status_not_a_crash(api_server: ServerThread) -> 
         status, reply = call(f"{base}/c", "PATCH", json.dumps(body).encode(), ctype)
         assert status in (400, 422), (body, reply)
         assert reply["kind"] == "Status"
+        # Bodies that cannot be decoded into the kind are 400s, as kube-apiserver's are.
+        assert (status, reply["reason"], reply["code"]) == (400, "BadRequest", 400), reply
     status, reply = call(f"{base}/c", "GET")
     assert status == 200 and reply["metadata"]["name"] == "c"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 
 from rollouts.local.testing import ServerThread
 
-from .conftest import REPO, Kubectl, find_kubectl
+from .conftest import Kubectl, find_tool
 
 CHART = {
     "Chart.yaml": "apiVersion: v2\nname: demo\nversion: 0.1.0\n",
@@ -56,16 +55,9 @@ data:
 }
 
 
-def find_helm() -> str | None:
-    local = REPO / ".tools" / "bin" / "helm"
-    if local.is_file() and os.access(local, os.X_OK):
-        return str(local)
-    return shutil.which("helm")
-
-
 @pytest.mark.needs_kubectl
 def test_helm_install_upgrade_uninstall(tmp_path: Path) -> None:
-    helm, kubectl_bin = find_helm(), find_kubectl()
+    helm, kubectl_bin = find_tool("helm"), find_tool("kubectl")
     if helm is None or kubectl_bin is None:
         if os.environ.get("CI"):
             pytest.fail("helm/kubectl missing: run python3 scripts/fetch_kubectl.py")
@@ -109,6 +101,8 @@ def test_helm_install_upgrade_uninstall(tmp_path: Path) -> None:
             assert kubectl.get("configmap", "web-settings")["data"] == {"version": "v2"}
             dep = kubectl.get("deploy", "web")
             assert dep["status"]["updatedReplicas"] == 2
+            assert dep["spec"]["replicas"] == 2
+            assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "rollouts-demo:v2"
             assert "deployed" in run_helm("status", "web")
             # helm keeps its releases in Secrets (sent as protobuf).
             secrets = kubectl("get", "secrets", "-l", "owner=helm", "-o", "name").split()

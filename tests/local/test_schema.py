@@ -101,6 +101,49 @@ def test_validation_names_every_bad_field() -> None:
         "spec.port",
         "spec.weight",
     ]
+    # The reasons and messages are kube-apiserver's: kubectl prints them as they come.
+    assert sorted(validate(obj, SCHEMA), key=lambda c: c[1]) == [
+        (
+            "FieldValueInvalid",
+            "spec.choice",
+            'Invalid value: {"a":"x","b":"y"}: spec.choice in body must match exactly one '
+            "schema in oneOf",
+        ),
+        ("FieldValueDuplicate", "spec.items[1]", 'Duplicate value: {"key":"a"}'),
+        ("FieldValueTooLong", "spec.name", "Too long: may not be more than 5 bytes"),
+        (
+            "FieldValueTypeInvalid",
+            "spec.opts.k",
+            'Invalid value: "string": spec.opts.k in body must be of type integer: "string"',
+        ),
+        (
+            "FieldValueTypeInvalid",
+            "spec.port",
+            'Invalid value: "number": spec.port in body must be of type int-or-string: "number"',
+        ),
+        (
+            "FieldValueInvalid",
+            "spec.weight",
+            "Invalid value: 100: spec.weight in body should be less than 100",
+        ),
+    ]
+    assert validate({"spec": {"name": "a", "weight": -1, "items": "x"}}, SCHEMA) == [
+        (
+            "FieldValueInvalid",
+            "spec.name",
+            'Invalid value: "a": spec.name in body should be at least 2 chars long',
+        ),
+        (
+            "FieldValueInvalid",
+            "spec.weight",
+            "Invalid value: -1: spec.weight in body should be greater than or equal to 0",
+        ),
+        (
+            "FieldValueTypeInvalid",
+            "spec.items",
+            'Invalid value: "string": spec.items in body must be of type array: "string"',
+        ),
+    ]
     assert validate({"spec": {"name": "ok", "port": "http", "choice": {"b": "y"}}}, SCHEMA) == []
     assert validate({"spec": {"name": "ok", "port": 8080}}, SCHEMA) == []
     missing = validate({"spec": {}}, SCHEMA)

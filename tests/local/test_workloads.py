@@ -18,7 +18,7 @@ from kubernetes.client.exceptions import ApiException
 
 from rollouts.local.testing import ServerThread
 
-from .conftest import Kubectl, find_kubectl
+from .conftest import kubectl_for
 
 
 @pytest.fixture
@@ -296,19 +296,8 @@ def demo_processes() -> list[int]:
 
 @pytest.mark.needs_kubectl
 def test_rollout_restart_and_undo_with_kubectl(tmp_path: Path) -> None:
-    binary = find_kubectl()
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("kubectl is missing: run python3 scripts/fetch_kubectl.py")
-        pytest.skip("kubectl not found")
-    with ServerThread(kubeconfig=tmp_path / "kc", workloads=True, max_grace=5) as srv:
-        env = {
-            **os.environ,
-            "KUBECONFIG": str(srv.kubeconfig),
-            "KUBECACHEDIR": str(tmp_path / "cache"),
-            "HOME": str(tmp_path),
-        }
-        kubectl = Kubectl(binary, env)
+    kubectl = kubectl_for(tmp_path / "kc", tmp_path)
+    with ServerThread(kubeconfig=tmp_path / "kc", workloads=True, max_grace=5):
         try:
             kubectl(
                 "create",

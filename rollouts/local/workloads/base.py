@@ -11,7 +11,14 @@ from rollouts.local.api import Api
 from rollouts.local.errors import ApiError
 from rollouts.local.resources import ResourceType
 
-__all__ = ["Controller", "owned_by", "write_status"]
+__all__ = [
+    "Controller",
+    "controller_key",
+    "controller_of",
+    "controller_ref",
+    "owned_by",
+    "write_status",
+]
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -21,6 +28,33 @@ Key = tuple[str, str]
 def owned_by(obj: Obj, owner_uid: str) -> bool:
     refs = (obj.get("metadata") or {}).get("ownerReferences") or []
     return any(r.get("uid") == owner_uid and r.get("controller") for r in refs)
+
+
+def controller_of(obj: Obj) -> dict[str, Any] | None:
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("controller"):
+            return dict(ref)
+    return None
+
+
+def controller_key(obj: Obj, kind: str) -> list[Key]:
+    """The key of the ``kind`` object that controls ``obj``, if one does."""
+    ref = controller_of(obj)
+    if ref is None or ref.get("kind") != kind:
+        return []
+    return [(obj["metadata"].get("namespace", ""), ref.get("name", ""))]
+
+
+def controller_ref(owner: Obj) -> dict[str, Any]:
+    """The owner reference a controller puts on the objects it creates."""
+    return {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": owner["metadata"]["name"],
+        "uid": owner["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
 
 
 def write_status(api: Api, rt: ResourceType, obj: Obj, status: dict[str, Any]) -> Obj:

@@ -13,13 +13,20 @@ import copy
 import hashlib
 import json
 import math
-from datetime import UTC, datetime
 from typing import Any
 
-from rollouts.local.meta import now_iso
-from rollouts.local.workloads.base import Controller, Key, Obj, owned_by, write_status
+from rollouts.local.meta import now_iso, seconds_since
+from rollouts.local.workloads.base import (
+    Controller,
+    Key,
+    Obj,
+    controller_key,
+    controller_ref,
+    owned_by,
+    write_status,
+)
 from rollouts.local.workloads.events import record_event
-from rollouts.local.workloads.replicaset import RS_KEY, controller_of
+from rollouts.local.workloads.replicaset import RS_KEY
 
 __all__ = ["DeploymentController", "template_hash"]
 
@@ -38,14 +45,6 @@ def _normal(value: Any) -> Any:
     return value
 
 
-def _age(timestamp: str) -> float:
-    try:
-        then = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    except ValueError:
-        return 0.0
-    return (datetime.now(UTC) - then).total_seconds()
-
-
 def template_hash(template: dict[str, Any]) -> str:
     labels = dict((template.get("metadata") or {}).get("labels") or {})
     labels.pop("pod-template-hash", None)
@@ -53,6 +52,34 @@ def template_hash(template: dict[str, Any]) -> str:
     canonical = json.dumps(_normal(template), sort_keys=True)
     digest = hashlib.sha256(canonical.encode()).digest()
     return "".join(_ALPHABET[b % len(_ALPHABET)] for b in digest[:10])
+
+
+def _spec_n(rs: Obj) -> int:
+    return int((rs.get("spec") or {}).get("replicas", 0))
+
+
+def _status_n(rs: Obj, field: str) -> int:
+    return int((rs.get("status") or {}).get(field, 0))
+
+
+def _condition(
+    prev: dict[str, Any], ctype: str, status: str, reason: str, message: str, now: str,
+    refresh: bool = False,
+) -> dict[str, Any]:
+    """A condition that keeps ``prev``'s timestamps while they hold: the update time while
+    status and reason stay (and no ``refresh`` is asked), the transition time while the
+    status stays."""
+    same = prev.get("status") == status and prev.get("reason") == reason
+    return {
+        "type": ctype,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastUpdateTime": prev.get("lastUpdateTime", now) if same and not refresh else now,
+        "lastTransitionTime": prev.get("lastTransitionTime", now)
+        if prev.get("status") == status
+        else now,
+    }
 
 
 def _int_or_percent(value: Any, total: int, round_up: bool, default: str) -> int:
@@ -71,10 +98,7 @@ class DeploymentController(Controller):
 
     def keys_for(self, key: str, obj: Obj) -> list[Key]:
         if key == RS_KEY:
-            ref = controller_of(obj)
-            if ref is None or ref.get("kind") != "Deployment":
-                return []
-            return [(obj["metadata"].get("namespace", ""), ref.get("name", ""))]
+            return controller_key(obj, "Deployment")
         return super().keys_for(key, obj)
 
     def reconcile(self, ns: str, name: str) -> float | None:
@@ -120,7 +144,7 @@ class DeploymentController(Controller):
             template.setdefault("metadata", {})["labels"] = labels
             selector = copy.deepcopy(spec.get("selector") or {})
             selector.setdefault("matchLabels", {})["pod-template-hash"] = phash
-            active_old = sum(int((r.get("spec") or {}).get("replicas", 0)) for r in old)
+            active_old = sum(_spec_n(r) for r in old)
             start = replicas if not old or active_old == 0 else 0
             if recreate and old:
                 start = 0
@@ -133,16 +157,7 @@ class DeploymentController(Controller):
                         "namespace": ns,
                         "labels": labels,
                         "annotations": {REVISION: str(max(revisions, default=0) + 1)},
-                        "ownerReferences": [
-                            {
-                                "apiVersion": "apps/v1",
-                                "kind": "Deployment",
-                                "name": name,
-                                "uid": dep["metadata"]["uid"],
-                                "controller": True,
-                                "blockOwnerDeletion": True,
-                            }
-                        ],
+                        "ownerReferences": [controller_ref(dep)],
                     },
                     "spec": {
                         "replicas": start,
@@ -170,8 +185,8 @@ class DeploymentController(Controller):
         idle = [
             r
             for r in old
-            if int((r.get("spec") or {}).get("replicas", 0)) == 0
-            and int((r.get("status") or {}).get("replicas", 0)) == 0
+            if _spec_n(r) == 0
+            and _status_n(r, "replicas") == 0
             and not r["metadata"].get("deletionTimestamp")
         ]
         idle.sort(key=lambda r: int((r["metadata"].get("annotations") or {}).get(REVISION, "0")))
@@ -180,7 +195,7 @@ class DeploymentController(Controller):
             self.api.delete(rs_type, r["metadata"]["namespace"], r["metadata"]["name"])
 
     def _scale(self, rs: Obj, count: int) -> None:
-        before = int((rs.get("spec") or {}).get("replicas", 0))
+        before = _spec_n(rs)
         if before == count:
             return
         rs_type = self.api.type_of("apps", "v1", "replicasets")
@@ -207,50 +222,44 @@ class DeploymentController(Controller):
         unavailable: int,
         recreate: bool,
     ) -> None:
-        def spec_n(r: Obj) -> int:
-            return int((r.get("spec") or {}).get("replicas", 0))
-
-        def status_n(r: Obj, field: str) -> int:
-            return int((r.get("status") or {}).get(field, 0))
-
         if recreate:
             for r in old:
                 self._scale(r, 0)
-            if all(status_n(r, "replicas") == 0 for r in old):
+            if all(_status_n(r, "replicas") == 0 for r in old):
                 self._scale(new_rs, replicas)
             return
         if not old:
             self._scale(new_rs, replicas)
             return
-        total = spec_n(new_rs) + sum(spec_n(r) for r in old)
+        total = _spec_n(new_rs) + sum(_spec_n(r) for r in old)
         room = replicas + surge - total
-        if spec_n(new_rs) < replicas and room > 0:
-            self._scale(new_rs, min(replicas, spec_n(new_rs) + room))
-        elif spec_n(new_rs) > replicas:
+        if _spec_n(new_rs) < replicas and room > 0:
+            self._scale(new_rs, min(replicas, _spec_n(new_rs) + room))
+        elif _spec_n(new_rs) > replicas:
             self._scale(new_rs, replicas)
         # As the Kubernetes controller: never drop below replicas - maxUnavailable.
         min_available = replicas - unavailable
-        all_pods = spec_n(new_rs) + sum(spec_n(r) for r in old)
-        new_unavailable = max(spec_n(new_rs) - status_n(new_rs, "availableReplicas"), 0)
+        all_pods = _spec_n(new_rs) + sum(_spec_n(r) for r in old)
+        new_unavailable = max(_spec_n(new_rs) - _status_n(new_rs, "availableReplicas"), 0)
         budget = all_pods - min_available - new_unavailable
         if budget <= 0:
             return
         oldest_first = sorted(old, key=lambda r: r["metadata"].get("creationTimestamp", ""))
         for r in oldest_first:  # old pods that are not available cost nothing to remove
-            unhealthy = min(spec_n(r) - status_n(r, "availableReplicas"), budget)
+            unhealthy = min(_spec_n(r) - _status_n(r, "availableReplicas"), budget)
             if unhealthy > 0:
-                self._scale(r, spec_n(r) - unhealthy)
+                self._scale(r, _spec_n(r) - unhealthy)
                 budget -= unhealthy
-        available = status_n(new_rs, "availableReplicas") + sum(
-            status_n(r, "availableReplicas") for r in old
+        available = _status_n(new_rs, "availableReplicas") + sum(
+            _status_n(r, "availableReplicas") for r in old
         )
         can_remove = min(available - min_available, budget)
         for r in oldest_first:
             if can_remove <= 0:
                 break
-            cut = min(spec_n(r), can_remove)
+            cut = min(_spec_n(r), can_remove)
             if cut > 0:
-                self._scale(r, spec_n(r) - cut)
+                self._scale(r, _spec_n(r) - cut)
                 can_remove -= cut
 
     def _progressing(
@@ -280,21 +289,13 @@ class DeploymentController(Controller):
             deadline = (dep.get("spec") or {}).get("progressDeadlineSeconds", 600)
             since = prev.get("lastUpdateTime")
             stalled_reason = prev.get("reason") == "ProgressDeadlineExceeded"
-            if not progressed and since and (stalled_reason or _age(since) > float(deadline)):
+            if not progressed and since and (
+                stalled_reason or seconds_since(since) > float(deadline)
+            ):
                 status, reason = "False", "ProgressDeadlineExceeded"
                 message = f'ReplicaSet "{rs_name}" has timed out progressing.'
-        same = prev.get("status") == status and prev.get("reason") == reason
-        keep_update = same and not (progressed and reason == "ReplicaSetUpdated")
-        return {
-            "type": "Progressing",
-            "status": status,
-            "reason": reason,
-            "message": message,
-            "lastUpdateTime": prev.get("lastUpdateTime", now) if keep_update else now,
-            "lastTransitionTime": prev.get("lastTransitionTime", now)
-            if prev.get("status") == status
-            else now,
-        }
+        refresh = progressed and reason == "ReplicaSetUpdated"
+        return _condition(prev, "Progressing", status, reason, message, now, refresh)
 
     def _status(
         self,
@@ -306,46 +307,25 @@ class DeploymentController(Controller):
         unavailable: int,
         revision: str,
     ) -> float | None:
-        def st(r: Obj, field: str) -> int:
-            return int((r.get("status") or {}).get(field, 0))
-
         all_rs = [new_rs, *old]
-        total = sum(st(r, "replicas") for r in all_rs)
-        ready = sum(st(r, "readyReplicas") for r in all_rs)
-        available = sum(st(r, "availableReplicas") for r in all_rs)
-        updated = st(new_rs, "replicas")
+        total = sum(_status_n(r, "replicas") for r in all_rs)
+        ready = sum(_status_n(r, "readyReplicas") for r in all_rs)
+        available = sum(_status_n(r, "availableReplicas") for r in all_rs)
+        updated = _status_n(new_rs, "replicas")
         complete = updated == replicas and total == replicas and available == replicas
         old_status = dep.get("status") or {}
         old_conds = {c.get("type"): c for c in old_status.get("conditions") or []}
         now = now_iso()
-
-        def cond(ctype: str, ok: bool, reason: str, message: str) -> dict[str, Any]:
-            prev = old_conds.get(ctype) or {}
-            status = "True" if ok else "False"
-            same = prev.get("status") == status and prev.get("reason") == reason
-            return {
-                "type": ctype,
-                "status": status,
-                "reason": reason,
-                "message": message,
-                "lastUpdateTime": prev.get("lastUpdateTime", now) if same else now,
-                "lastTransitionTime": prev.get("lastTransitionTime", now)
-                if prev.get("status") == status
-                else now,
-            }
-
         rs_name = new_rs["metadata"]["name"]
+        prev = old_conds.get("Available") or {}
+        if available >= replicas - unavailable:
+            ok, why = "True", "MinimumReplicasAvailable"
+            message = "Deployment has minimum availability."
+        else:
+            ok, why = "False", "MinimumReplicasUnavailable"
+            message = "Deployment does not have minimum availability."
         conditions = [
-            cond(
-                "Available",
-                available >= replicas - unavailable,
-                "MinimumReplicasAvailable"
-                if available >= replicas - unavailable
-                else "MinimumReplicasUnavailable",
-                "Deployment has minimum availability."
-                if available >= replicas - unavailable
-                else "Deployment does not have minimum availability.",
-            ),
+            _condition(prev, "Available", ok, why, message, now),
             self._progressing(
                 dep,
                 old_status,

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime
 from typing import Any
 
-from rollouts.local.meta import generate_name
+from rollouts.local.meta import generate_name, seconds_since
 from rollouts.local.selectors import selector_from_label_selector
-from rollouts.local.workloads.base import Controller, Key, Obj, owned_by, write_status
+from rollouts.local.workloads.base import (
+    Controller,
+    Key,
+    Obj,
+    controller_key,
+    controller_ref,
+    owned_by,
+    write_status,
+)
 from rollouts.local.workloads.events import record_event
 
 __all__ = ["ReplicaSetController", "pod_is_active", "pod_is_ready"]
@@ -33,19 +40,8 @@ def _ready_for(pod: Obj) -> float:
     """Seconds since the pod became ready."""
     for cond in (pod.get("status") or {}).get("conditions") or []:
         if cond.get("type") == "Ready" and cond.get("lastTransitionTime"):
-            try:
-                since = datetime.strptime(cond["lastTransitionTime"], "%Y-%m-%dT%H:%M:%SZ")
-            except ValueError:
-                return 0.0
-            return (datetime.now(UTC) - since.replace(tzinfo=UTC)).total_seconds()
+            return seconds_since(cond["lastTransitionTime"])
     return 0.0
-
-
-def controller_of(obj: Obj) -> dict[str, Any] | None:
-    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
-        if ref.get("controller"):
-            return dict(ref)
-    return None
 
 
 class ReplicaSetController(Controller):
@@ -54,10 +50,7 @@ class ReplicaSetController(Controller):
 
     def keys_for(self, key: str, obj: Obj) -> list[Key]:
         if key == POD_KEY:
-            ref = controller_of(obj)
-            if ref is None or ref.get("kind") != "ReplicaSet":
-                return []
-            return [(obj["metadata"].get("namespace", ""), ref.get("name", ""))]
+            return controller_key(obj, "ReplicaSet")
         return super().keys_for(key, obj)
 
     def reconcile(self, ns: str, name: str) -> float | None:
@@ -84,16 +77,7 @@ class ReplicaSetController(Controller):
                         **copy.deepcopy(template.get("metadata") or {}),
                         "name": generate_name(f"{name}-"),
                         "namespace": ns,
-                        "ownerReferences": [
-                            {
-                                "apiVersion": "apps/v1",
-                                "kind": "ReplicaSet",
-                                "name": name,
-                                "uid": uid,
-                                "controller": True,
-                                "blockOwnerDeletion": True,
-                            }
-                        ],
+                        "ownerReferences": [controller_ref(rs)],
                     },
                     "spec": copy.deepcopy(template.get("spec") or {}),
                 }
