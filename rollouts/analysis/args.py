@@ -27,6 +27,7 @@ from rollouts.api.base import ObjectMeta
 from rollouts.api.rollout import AnalysisRunArgument, DryRun, MeasurementRetention, Rollout
 
 __all__ = [
+    "PLACEHOLDER",
     "ArgumentError",
     "SecretLookup",
     "build_run",
@@ -41,7 +42,8 @@ __all__ = [
 SecretLookup = Callable[[str, str], str | None]
 """(secret name, key) -> value or None when there is no such secret or key."""
 
-_PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+"""A ``{{...}}`` placeholder; group 1 is what it names (``args.NAME`` is the only kind)."""
 _FIELD_PART = re.compile(r"""\.?([A-Za-z_][A-Za-z0-9_]*)|\[(?:'([^']*)'|"([^"]*)"|(\d+))\]""")
 
 
@@ -235,7 +237,7 @@ def substitute(value: Any, args: Mapping[str, str], where: str = "") -> Any:
                 raise ArgumentError(f"{where or 'value'}: argument {name!r} is used but not "
                                     "declared in the template's args")
             return args[name]
-        return _PLACEHOLDER.sub(replace, value)
+        return PLACEHOLDER.sub(replace, value)
     if isinstance(value, list):
         return [substitute(v, args, f"{where}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, dict):

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +31,7 @@ from rollouts.api.analysis import (
     Metric,
     MetricResult,
     RunSummary,
+    selects_metric,
 )
 from rollouts.api.rollout import DryRun, MeasurementRetention
 
@@ -111,31 +111,20 @@ def measurement_phase(
         return "Error", f"could not evaluate condition on {format_value(result)}: {error}"
     if failed:
         return "Failed", f"failureCondition {failure_condition!r} matched"
-    if succeeded is None:
-        return "Successful", None
-    if succeeded:
+    if succeeded or succeeded is None:
         return "Successful", None
     if failed is None:
         return "Failed", f"successCondition {success_condition!r} did not match"
     return "Inconclusive", "neither successCondition nor failureCondition matched"
 
 
-def _matches(pattern: str, name: str) -> bool:
-    if pattern in ("*", name):
-        return True
-    try:
-        return re.fullmatch(pattern, name) is not None
-    except re.error:
-        return False
-
-
 def is_dry_run(name: str, dry_run: Sequence[DryRun] | None) -> bool:
-    return any(_matches(entry.metric_name, name) for entry in dry_run or [])
+    return any(selects_metric(entry.metric_name, name) for entry in dry_run or [])
 
 
 def retention_limit(name: str, retention: Sequence[MeasurementRetention] | None) -> int:
     for entry in retention or []:
-        if _matches(entry.metric_name, name):
+        if selects_metric(entry.metric_name, name):
             return entry.limit
     return DEFAULT_MEASUREMENT_RETENTION
 
@@ -242,17 +231,11 @@ def assess_run(
     metrics still measuring then end Successful and the worst phase decides.
     """
     metrics = list(metrics)
+    # assess_metric returns a recorded final phase as it is, so this also sees those
     terminating = terminate or any(
-        results[m.name].phase in ("Failed", "Error", "Inconclusive")
+        assess_metric(m, results[m.name], False)[0] in ("Failed", "Error", "Inconclusive")
         for m in metrics if m.name in results and not is_dry_run(m.name, dry_run)
     )
-    if not terminating:
-        for m in metrics:
-            if m.name in results and not is_dry_run(m.name, dry_run):
-                early, _ = assess_metric(m, results[m.name], False)
-                if early in ("Failed", "Error", "Inconclusive"):
-                    terminating = True
-                    break
     assessment = RunAssessment(phase="Successful", message=None)
     dry_summary = RunSummary()
     worst: AnalysisPhase | None = None

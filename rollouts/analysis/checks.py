@@ -1,30 +1,30 @@
-"""Checks of analysis templates beyond the schema, for validation and ``rollouts lint``.
+"""Checks of analysis templates beyond the schema, for ``rollouts lint`` and ``analyze``.
 
 Why this exists: a condition that does not parse should fail when the template is
-applied or linted, with the column of the mistake, not hours later mid-rollout. Also
-catches ``{{args.NAME}}`` placeholders that name no declared arg and providers the
-engine cannot build.
+linted, with the column of the mistake, not hours later mid-rollout. Also catches
+``{{args.NAME}}`` placeholders that name no declared arg. What a schema-level rule
+already reports (``rollouts.api.validation``, e.g. exactly one provider) is not
+repeated here; ``manifest_problems`` runs both.
 """
 
 from __future__ import annotations
 
-import re
+from typing import Any
 
+from pydantic import BaseModel
+
+from rollouts.analysis.args import PLACEHOLDER
 from rollouts.analysis.conditions import ConditionSyntaxError, compile_condition
-from rollouts.analysis.providers.base import ProviderConfigError
-from rollouts.analysis.providers.factory import provider_type
 from rollouts.api.analysis import AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate
 from rollouts.api.base import duration_seconds
-from rollouts.api.validation import Problem
+from rollouts.api.validation import Problem, parse_object
 
-__all__ = ["condition_problem", "template_problems"]
-
-_PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+__all__ = ["condition_problem", "manifest_problems", "template_problems"]
 
 
 def _blank_placeholders(source: str) -> str:
     """Placeholders replaced by a number of the same width, so columns stay right."""
-    return _PLACEHOLDER.sub(lambda m: "0".ljust(len(m.group(0))), source)
+    return PLACEHOLDER.sub(lambda m: "0".ljust(len(m.group(0))), source)
 
 
 def condition_problem(source: str) -> str | None:
@@ -32,14 +32,13 @@ def condition_problem(source: str) -> str | None:
     try:
         compile_condition(_blank_placeholders(source))
     except ConditionSyntaxError as error:
-        return (f"invalid condition: {error.reason} at column {error.position + 1} "
-                f"of {source!r}")
+        return f"invalid condition: {error} of {source!r}"
     return None
 
 
 def _placeholders(value: object) -> list[str]:
     if isinstance(value, str):
-        return _PLACEHOLDER.findall(value)
+        return PLACEHOLDER.findall(value)
     if isinstance(value, list):
         return [p for item in value for p in _placeholders(item)]
     if isinstance(value, dict):
@@ -50,7 +49,7 @@ def _placeholders(value: object) -> list[str]:
 def template_problems(
     obj: AnalysisTemplate | ClusterAnalysisTemplate | AnalysisRun | object,
 ) -> list[Problem]:
-    """Problems with conditions, arg placeholders and providers of a template or run."""
+    """Problems with conditions, intervals and arg placeholders of a template or run."""
     if not isinstance(obj, AnalysisTemplate | ClusterAnalysisTemplate | AnalysisRun):
         return []
     problems: list[Problem] = []
@@ -68,13 +67,9 @@ def template_problems(
             if message:
                 problems.append(Problem(f"{path}.{field}", message))
         interval = metric.interval
-        if (interval is not None and not _PLACEHOLDER.search(str(interval))
+        if (interval is not None and not PLACEHOLDER.search(str(interval))
                 and duration_seconds(interval) <= 0):
             problems.append(Problem(f"{path}.interval", "must be longer than 0s"))
-        try:
-            provider_type(metric.provider)
-        except ProviderConfigError as error:
-            problems.append(Problem(f"{path}.provider", str(error)))
         raw = metric.model_dump(by_alias=True, exclude_none=True, mode="json")
         for tag in sorted(set(_placeholders(raw))):
             if not tag.startswith("args."):
@@ -85,3 +80,11 @@ def template_problems(
                                               f"{tag.removeprefix('args.')!r} is not declared "
                                               "in spec.args"))
     return problems
+
+
+def manifest_problems(doc: Any) -> tuple[BaseModel | None, list[Problem]]:
+    """``parse_object`` plus :func:`template_problems`: the model and each problem once."""
+    model, problems = parse_object(doc)
+    if model is not None:
+        problems = list(dict.fromkeys([*problems, *template_problems(model)]))
+    return model, problems

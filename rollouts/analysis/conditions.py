@@ -57,5 +57,5 @@ def check_condition(source: str) -> str | None:
     try:
         compile_condition(source)
     except ConditionSyntaxError as error:
-        return f"invalid condition {source!r}: {error.reason} at column {error.position + 1}"
+        return f"invalid condition {source!r}: {error}"
     return None

@@ -13,11 +13,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
-from rollouts.api.base import KubeObject, Model, duration_seconds
+from rollouts.api.base import KubeObject, Model, check_duration
 from rollouts.api.rollout import DryRun, MeasurementRetention
 
 __all__ = [
-    "PROVIDER_TYPES",
     "AnalysisPhase",
     "AnalysisRun",
     "AnalysisRunSpec",
@@ -39,11 +38,10 @@ __all__ = [
     "SecretKeyRef",
     "TLSConfig",
     "WebMetric",
+    "selects_metric",
 ]
 
 AnalysisPhase = Literal["Pending", "Running", "Successful", "Failed", "Error", "Inconclusive"]
-
-PROVIDER_TYPES = ("prometheus", "web", "gateway")
 
 _ARG_PLACEHOLDER = re.compile(r"^\{\{\s*args\.[A-Za-z0-9_.-]+\s*\}\}$")
 
@@ -61,10 +59,7 @@ def _check_count(value: int | str) -> int | str:
 def _check_metric_duration(value: int | str) -> int | str:
     if isinstance(value, str) and _ARG_PLACEHOLDER.match(value.strip()):
         return value
-    if isinstance(value, int) and value < 0:
-        raise ValueError(f"invalid duration {value}: must not be negative")
-    duration_seconds(value)
-    return value
+    return check_duration(value)
 
 
 MetricCount = Annotated[int | str, AfterValidator(_check_count)]
@@ -209,6 +204,17 @@ class ClusterAnalysisTemplate(KubeObject):
 
 class AnalysisRunSpec(AnalysisTemplateSpec):
     terminate: bool = False
+
+
+def selects_metric(pattern: str, name: str) -> bool:
+    """Whether a dryRun/measurementRetention ``metricName`` (a name, ``*`` or a regular
+    expression matching the whole name) selects the metric ``name``."""
+    if pattern in ("*", name):
+        return True
+    try:
+        return re.fullmatch(pattern, name) is not None
+    except re.error:
+        return False
 
 
 class Measurement(Model):

@@ -26,6 +26,7 @@ __all__ = [
     "Model",
     "ObjectMeta",
     "OwnerReference",
+    "check_duration",
     "duration_seconds",
     "resolve_int_or_percent",
 ]
@@ -67,14 +68,15 @@ def duration_seconds(value: int | str) -> float:
     return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
 
 
-def _check_duration(value: int | str) -> int | str:
+def check_duration(value: int | str) -> int | str:
+    """``value`` if it is a valid, non-negative duration; ``ValueError`` otherwise."""
     if isinstance(value, int) and value < 0:
         raise ValueError(f"invalid duration {value}: must not be negative")
     duration_seconds(value)
     return value
 
 
-Duration = Annotated[int | str, AfterValidator(_check_duration)]
+Duration = Annotated[int | str, AfterValidator(check_duration)]
 """A duration as Argo Rollouts writes it: ``30s``, ``5m``, ``1h30m`` or integer seconds."""
 
 _PERCENT = re.compile(r"^(\d+(?:\.\d+)?)%$")

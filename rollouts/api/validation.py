@@ -14,9 +14,19 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from rollouts.api.analysis import AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate
+from rollouts.api.analysis import (
+    AnalysisRun,
+    AnalysisTemplate,
+    ClusterAnalysisTemplate,
+    selects_metric,
+)
 from rollouts.api.base import resolve_int_or_percent
-from rollouts.api.rollout import CanaryStep, Rollout, StringMatch
+from rollouts.api.rollout import (
+    CanaryStep,
+    Rollout,
+    RolloutAnalysis,
+    StringMatch,
+)
 
 __all__ = [
     "KINDS",
@@ -129,6 +139,11 @@ def _without(doc: Any, locs: list[tuple[int | str, ...]]) -> Any:
     return copy
 
 
+def _duplicates(names: list[str]) -> list[str]:
+    """The names that occur more than once, sorted."""
+    return sorted({n for n in names if names.count(n) > 1})
+
+
 def _related(path: str, other: str) -> bool:
     """Whether one path is the other or contains it (``a.b`` and ``a.b[0].c``)."""
     short, long = sorted((path, other), key=len)
@@ -196,6 +211,12 @@ def _string_match_problems(path: str, match: StringMatch) -> list[Problem]:
     return []
 
 
+def _args_problems(path: str, analysis: RolloutAnalysis) -> list[Problem]:
+    return [Problem(f"{path}.args[{i}]", "exactly one of value, valueFrom must be set")
+            for i, arg in enumerate(analysis.args or [])
+            if (arg.value is None) == (arg.value_from is None)]
+
+
 def _step_problems(rollout: Rollout, index: int, step: CanaryStep) -> list[Problem]:
     canary = rollout.canary
     path = f"spec.strategy.canary.steps[{index}]"
@@ -244,10 +265,7 @@ def _step_problems(rollout: Rollout, index: int, step: CanaryStep) -> list[Probl
             for header, value in (mm.headers or {}).items():
                 problems += _string_match_problems(f"{mpath}.headers.{header}", value)
     if step.analysis is not None:
-        for i, arg in enumerate(step.analysis.args or []):
-            if (arg.value is None) == (arg.value_from is None):
-                problems.append(Problem(f"{path}.analysis.args[{i}]",
-                                        "exactly one of value, valueFrom must be set"))
+        problems += _args_problems(f"{path}.analysis", step.analysis)
     return problems
 
 
@@ -288,7 +306,7 @@ def validate_rollout(rollout: Rollout) -> list[Problem]:
             problems.append(Problem(f"{base}.trafficRouting.gatewayAPI",
                                     "at least one of httpRoutes, grpcRoutes is required"))
         names = [r.name for r in routing.managed_routes or []]
-        for dup in sorted({n for n in names if names.count(n) > 1}):
+        for dup in _duplicates(names):
             problems.append(Problem(f"{base}.trafficRouting.managedRoutes",
                                     f"duplicate route name {dup!r}"))
     if canary.canary_service and canary.canary_service == canary.stable_service:
@@ -321,10 +339,7 @@ def validate_rollout(rollout: Rollout) -> list[Problem]:
             problems.append(Problem(f"{base}.analysis.startingStep",
                                     f"{background.starting_step} is past the last step "
                                     f"(there are {len(steps)})"))
-        for i, arg in enumerate(background.args or []):
-            if (arg.value is None) == (arg.value_from is None):
-                problems.append(Problem(f"{base}.analysis.args[{i}]",
-                                        "exactly one of value, valueFrom must be set"))
+        problems += _args_problems(f"{base}.analysis", background)
     return problems
 
 
@@ -335,10 +350,10 @@ def validate_analysis_template(
     problems: list[Problem] = []
     spec = template.spec
     names = [m.name for m in spec.metrics]
-    for dup in sorted({n for n in names if names.count(n) > 1}):
+    for dup in _duplicates(names):
         problems.append(Problem("spec.metrics", f"duplicate metric name {dup!r}"))
     arg_names = [a.name for a in spec.args or []]
-    for dup in sorted({n for n in arg_names if arg_names.count(n) > 1}):
+    for dup in _duplicates(arg_names):
         problems.append(Problem("spec.args", f"duplicate argument name {dup!r}"))
     for i, arg in enumerate(spec.args or []):
         if arg.value is not None and arg.value_from is not None:
@@ -361,13 +376,7 @@ def validate_analysis_template(
         ("measurementRetention", i, e.metric_name)
         for i, e in enumerate(spec.measurement_retention or [])]
     for field, i, pattern in references:
-        if pattern in names or pattern == "*":
-            continue
-        try:
-            matched = any(re.fullmatch(pattern, n) for n in names)
-        except re.error:
-            matched = False
-        if not matched:
+        if not any(selects_metric(pattern, n) for n in names):
             problems.append(Problem(f"spec.{field}[{i}].metricName",
                                     f"no metric named {pattern!r}"))
     return problems

@@ -19,7 +19,7 @@ import click
 import yaml
 
 from rollouts.analysis.args import build_run
-from rollouts.analysis.checks import template_problems
+from rollouts.analysis.checks import manifest_problems
 from rollouts.analysis.engine import RunEngine
 from rollouts.api.analysis import (
     AnalysisRun,
@@ -28,7 +28,7 @@ from rollouts.api.analysis import (
     ClusterAnalysisTemplate,
     Measurement,
 )
-from rollouts.api.validation import object_label, parse_object
+from rollouts.api.validation import object_label
 
 __all__ = ["analyze"]
 
@@ -43,10 +43,8 @@ def _load(path: Path) -> list[AnalysisTemplate | ClusterAnalysisTemplate]:
     templates: list[AnalysisTemplate | ClusterAnalysisTemplate] = []
     failures: list[str] = []
     for doc in documents:
-        model, problems = parse_object(doc)
+        model, problems = manifest_problems(doc)
         label = object_label(doc) if isinstance(doc, dict) else str(path)
-        if model is not None:
-            problems = problems + template_problems(model)
         if problems:
             failures += [f"{path}: {label}: {p}" for p in problems]
         elif isinstance(model, AnalysisTemplate | ClusterAnalysisTemplate):

@@ -49,6 +49,38 @@ def render_all() -> dict[str, str]:
     return {crd_filename(d): render(d) for d in all_crds()}
 
 
+def _on_disk(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def _check(output_dir: Path, files: dict[str, str]) -> None:
+    """Report every file that differs from the models (with a diff); exit 1 if any."""
+    stale = [name for name, text in files.items() if _on_disk(output_dir / name) != text]
+    extra = sorted(p.name for p in output_dir.glob("*.yaml") if p.name not in files) \
+        if output_dir.is_dir() else []
+    for name in stale:
+        path = output_dir / name
+        current = _on_disk(path)
+        if current is None:
+            click.echo(f"{path}: is missing", err=True)
+            continue
+        click.echo(f"{path}: differs from the models", err=True)
+        diff = list(difflib.unified_diff(
+            current.splitlines(), files[name].splitlines(),
+            f"{path} (on disk)", f"{path} (from the models)", lineterm="", n=2))
+        for line in diff[:_DIFF_LINES]:
+            click.echo(f"  {line}", err=True)
+        if len(diff) > _DIFF_LINES:
+            click.echo(f"  ... {len(diff) - _DIFF_LINES} more diff lines", err=True)
+    for name in extra:
+        click.echo(f"{output_dir / name}: is not generated from any model", err=True)
+    if stale or extra:
+        click.echo("CRDs are out of date: run `rollouts crds` and commit the result.",
+                   err=True)
+        sys.exit(1)
+    click.echo(f"{output_dir}: {len(files)} CRDs up to date")
+
+
 @click.command("crds")
 @click.option("--output-dir", "-o", type=click.Path(file_okay=False, path_type=Path),
               default=Path("crds"), show_default=True,
@@ -64,36 +96,12 @@ def crds(output_dir: Path, check: bool, to_stdout: bool) -> None:
         click.echo("".join(files.values()), nl=False)
         return
     if check:
-        stale = [name for name, text in files.items()
-                 if not (output_dir / name).is_file()
-                 or (output_dir / name).read_text(encoding="utf-8") != text]
-        extra = sorted(p.name for p in output_dir.glob("*.yaml") if p.name not in files) \
-            if output_dir.is_dir() else []
-        for name in stale:
-            path = output_dir / name
-            if not path.is_file():
-                click.echo(f"{path}: is missing", err=True)
-                continue
-            click.echo(f"{path}: differs from the models", err=True)
-            diff = list(difflib.unified_diff(
-                path.read_text(encoding="utf-8").splitlines(), files[name].splitlines(),
-                f"{path} (on disk)", f"{path} (from the models)", lineterm="", n=2))
-            for line in diff[:_DIFF_LINES]:
-                click.echo(f"  {line}", err=True)
-            if len(diff) > _DIFF_LINES:
-                click.echo(f"  ... {len(diff) - _DIFF_LINES} more diff lines", err=True)
-        for name in extra:
-            click.echo(f"{output_dir / name}: is not generated from any model", err=True)
-        if stale or extra:
-            click.echo("CRDs are out of date: run `rollouts crds` and commit the result.",
-                       err=True)
-            sys.exit(1)
-        click.echo(f"{output_dir}: {len(files)} CRDs up to date")
+        _check(output_dir, files)
         return
     output_dir.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         path = output_dir / name
-        changed = not path.is_file() or path.read_text(encoding="utf-8") != text
+        changed = _on_disk(path) != text
         if changed:
             path.write_text(text, encoding="utf-8")
         click.echo(f"{path}: {'written' if changed else 'unchanged'}")

@@ -13,7 +13,6 @@ code is 1 when anything is wrong, 0 otherwise.
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -22,13 +21,12 @@ from typing import Any
 
 import click
 import yaml
-from pydantic import BaseModel
 
-from rollouts.api.analysis import AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate
+from rollouts.analysis.checks import manifest_problems
 from rollouts.api.rollout import GROUP
-from rollouts.api.validation import KINDS, Problem, object_label, parse_object
+from rollouts.api.validation import KINDS, Problem, object_label
 
-__all__ = ["DocumentResult", "FileResult", "extra_problems", "lint", "lint_paths", "lint_text"]
+__all__ = ["DocumentResult", "FileResult", "lint", "lint_paths", "lint_text"]
 
 _SUFFIXES = (".yaml", ".yml")
 
@@ -60,31 +58,6 @@ class FileResult:
         return sum(len(d.problems) for d in self.documents) + (1 if self.error else 0)
 
 
-def extra_problems(model: BaseModel) -> list[Problem]:
-    """Checks that live outside ``rollouts.api``, run on every model that parsed.
-
-    HOOK (lead): the AnalysisTemplate condition checks from
-    ``rollouts.analysis.checks.template_problems(model)`` plug in here. The module is
-    imported lazily so that lint works before it exists (a bug inside it still raises).
-    """
-    if not isinstance(model, AnalysisTemplate | ClusterAnalysisTemplate | AnalysisRun):
-        return []
-    name = "rollouts.analysis.checks"
-    try:
-        checks = importlib.import_module(name)
-    except ModuleNotFoundError as error:
-        if error.name not in (name, "rollouts.analysis"):
-            raise
-        return []
-    template_problems = getattr(checks, "template_problems", None)
-    if template_problems is None:
-        return []
-    found: Iterable[Any] = template_problems(model)
-    return [p if isinstance(p, Problem) else Problem(str(getattr(p, "path", "")),
-                                                     str(getattr(p, "message", p)))
-            for p in found]
-
-
 def _is_ours(doc: dict[str, Any]) -> bool:
     api_version = doc.get("apiVersion")
     if isinstance(api_version, str) and api_version.split("/", 1)[0] == GROUP:
@@ -105,9 +78,7 @@ def _lint_document(doc: Any, index: int) -> DocumentResult | None:
         api_version = doc.get("apiVersion") or "no apiVersion"
         return DocumentResult(label, checked=False,
                               note=f"not checked (apiVersion {api_version} is not {GROUP})")
-    model, problems = parse_object(doc)
-    if model is not None:  # the same finding from both sources is printed once
-        problems = list(dict.fromkeys([*problems, *extra_problems(model)]))
+    _, problems = manifest_problems(doc)
     return DocumentResult(label, problems)
 
 

@@ -1,17 +1,20 @@
-"""Shared helpers for analysis tests: metrics from dicts, scripted fake providers."""
+"""Shared helpers for analysis tests: metrics from dicts, scripted fake providers,
+local HTTP servers, a real Prometheus."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from aiohttp import web
 
 from rollouts.analysis.clock import Clock
 from rollouts.analysis.providers.base import MeasurementError, Observation
@@ -80,6 +83,19 @@ def scripted(clock: Clock, **scripts: list[Any]) -> tuple[
         Callable[[Metric], ScriptedProvider], dict[str, ScriptedProvider]]:
     providers = {name: ScriptedProvider(script, clock) for name, script in scripts.items()}
     return (lambda m: providers[m.name]), providers
+
+
+@contextlib.asynccontextmanager
+async def serving(app: web.Application) -> AsyncIterator[str]:
+    """``app`` served on a free loopback port while the block runs: ``127.0.0.1:PORT``."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    finally:
+        await runner.cleanup()
 
 
 @pytest.fixture

@@ -18,6 +18,9 @@ def test_bad_condition_is_reported_with_path_and_column():
     problems = template_problems(tpl)
     assert [p.path for p in problems] == ["spec.metrics[0].successCondition"]
     assert "column 14" in problems[0].message
+    assert problems[0].message == (
+        "invalid condition: expected an expression, found end of input at column 14 "
+        "of 'result[0] >= '")
 
 
 def test_placeholders_in_conditions_are_allowed_and_columns_stay_right():
@@ -30,8 +33,12 @@ def test_undeclared_and_unknown_placeholders():
     tpl = template([_metric()])
     problems = template_problems(tpl)
     assert any("'s' is not declared" in p.message for p in problems)
+    assert [str(p) for p in problems] == [
+        "spec.metrics[0]: {{args.s}} is used but 's' is not declared in spec.args"]
     tpl = template([{"name": "m", "provider": {"web": {"url": "http://{{host}}"}}}])
     assert any("unknown placeholder {{host}}" in p.message for p in template_problems(tpl))
+    assert [str(p) for p in template_problems(tpl)] == [
+        "spec.metrics[0]: unknown placeholder {{host}}: only {{args.NAME}} is supported"]
 
 
 def test_clean_template_has_no_problems_and_other_objects_are_ignored():

@@ -138,6 +138,7 @@ def test_invalid_conditions_are_reported_with_the_column(condition, column, reas
     assert reason in info.value.reason
     message = check_condition(condition)
     assert message is not None and f"column {column}" in message
+    assert message == f"invalid condition {condition!r}: {info.value.reason} at column {column}"
 
 
 def test_dunder_fields_are_only_map_keys():

@@ -19,7 +19,7 @@ from rollouts.analysis.providers.prometheus import PrometheusProvider
 from rollouts.api.analysis import AnalysisTemplate, PrometheusMetric
 from rollouts.api.validation import parse_object
 
-from .conftest import PROM_PASSWORD, PROM_USER
+from .conftest import PROM_PASSWORD, PROM_USER, serving
 
 LIBRARY = Path(__file__).resolve().parents[2] / "analysis"
 FILES = sorted(LIBRARY.glob("*.yaml"))
@@ -86,12 +86,8 @@ async def gateway_stats():
         return web.json_response(stats)
     app = web.Application()
     app.router.add_get(STATS_PATH, handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-    await runner.cleanup()
+    async with serving(app) as address:
+        yield f"http://{address}"
 
 
 @pytest.mark.timeout(30)

@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 
-from rollouts.api.analysis import AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate
+from rollouts.api.analysis import (
+    AnalysisRun,
+    AnalysisTemplate,
+    ClusterAnalysisTemplate,
+    selects_metric,
+)
 from rollouts.api.rollout import Rollout
 from rollouts.api.validation import Problem, object_label, parse_object
 
@@ -338,3 +343,15 @@ def test_problem_and_label_text() -> None:
     assert object_label(rollout()) == "Rollout shop/web"
     assert object_label(template()) == "AnalysisTemplate success-rate"
     assert object_label({}) == "<no kind> <unnamed>"
+
+
+def test_metric_name_patterns_select_as_the_engine_does() -> None:
+    """dryRun/measurementRetention metricName: a name, ``*`` or a whole-name regex; one
+    rule for validation (rollouts.api) and the engine (rollouts.analysis.assess)."""
+    assert selects_metric("*", "latency") and selects_metric("latency", "latency")
+    assert selects_metric("lat.*", "latency") and not selects_metric("lat", "latency")
+    assert not selects_metric("(", "latency")  # an invalid regex selects nothing
+    doc = template()
+    doc["spec"]["dryRun"] = [{"metricName": "success-.*"}, {"metricName": "("}]
+    _, problems = parse_object(doc)
+    assert [str(p) for p in problems] == ["spec.dryRun[1].metricName: no metric named '('"]

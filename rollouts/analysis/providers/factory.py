@@ -29,11 +29,8 @@ PROVIDERS: dict[str, tuple[type[BaseModel], Callable[[Any], Provider]]] = {
 
 def provider_type(provider: MetricProvider | Mapping[str, Any]) -> str:
     """The one provider type set, or ``ProviderConfigError``."""
-    if isinstance(provider, MetricProvider):
-        chosen = [name for name, value in provider if value is not None]
-        chosen += list((provider.model_extra or {}).keys())
-    else:
-        chosen = [name for name, value in provider.items() if value is not None]
+    fields = dict(provider) if isinstance(provider, MetricProvider) else provider
+    chosen = [name for name, value in fields.items() if value is not None]
     unknown = [name for name in chosen if name not in PROVIDERS]
     if unknown:
         raise ProviderConfigError(f"unknown provider type {unknown[0]!r}: expected one of "

@@ -9,6 +9,8 @@ from rollouts.analysis.providers.base import MeasurementError
 from rollouts.analysis.providers.gateway import STATS_PATH, GatewayProvider, pick_stat
 from rollouts.api.analysis import GatewayMetric
 
+from ..conftest import serving
+
 pytestmark = pytest.mark.timeout(30)
 
 STATS = {
@@ -34,13 +36,8 @@ async def gateway():
 
     app = web.Application()
     app.router.add_get(STATS_PATH, stats)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"127.0.0.1:{port}", windows
-    await runner.cleanup()
+    async with serving(app) as address:
+        yield address, windows
 
 
 def _metric(address: str, **fields) -> GatewayMetric:

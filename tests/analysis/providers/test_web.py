@@ -11,6 +11,8 @@ from rollouts.analysis.providers.base import MeasurementError
 from rollouts.analysis.providers.web import WebProvider
 from rollouts.api.analysis import WebMetric
 
+from ..conftest import serving
+
 pytestmark = pytest.mark.timeout(30)
 
 
@@ -39,13 +41,8 @@ async def server():
     app.router.add_get("/slow", slow)
     app.router.add_get("/broken", broken)
     app.router.add_get("/text", text)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}", seen
-    await runner.cleanup()
+    async with serving(app) as address:
+        yield f"http://{address}", seen
 
 
 def _provider(**fields) -> WebProvider:
