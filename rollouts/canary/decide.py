@@ -27,6 +27,7 @@ from rollouts.canary.hashing import pod_template_hash, steps_hash
 from rollouts.canary.outcome import Outcome
 from rollouts.canary.plan import Desired
 from rollouts.canary.restart import restart_pods
+from rollouts.canary.routing import managed_route_names
 from rollouts.canary.steps import step_label
 from rollouts.canary.targets import TrafficState, traffic_state
 from rollouts.canary.types import (
@@ -63,7 +64,7 @@ class _Recipe(Outcome):
         self._track_revision()
         if self.status.stable_rs is None:
             self.status.stable_rs = self.new_hash
-            self.status.current_step_index = len(self.steps) if self.steps else None
+            self._skip_all_steps()
         if self.new_hash == self.status.stable_rs:
             self._fully_promoted()
         elif self.status.abort:
@@ -92,7 +93,7 @@ class _Recipe(Outcome):
             self._reset_progress(attempt=0)
             if st.stable_rs is not None and (self.new_hash == st.stable_rs
                                              or self._within_rollback_window()):
-                st.current_step_index = len(self.steps) if self.steps else None
+                self._skip_all_steps()
                 self.desired.event(Reason.FAST_ROLLBACK,
                                    f"Rolling back to {self.new_hash}: skipping all steps")
             st.current_step_hash = step_hash
@@ -101,7 +102,7 @@ class _Recipe(Outcome):
             if self.new_hash != st.stable_rs:
                 self._reset_progress(attempt=(st.canary.attempt if st.canary else 0))
             else:
-                st.current_step_index = len(self.steps) if self.steps else None
+                self._skip_all_steps()
         elif not st.abort and st.aborted_at is not None and self.new_hash != st.stable_rs:
             attempt = (st.canary.attempt if st.canary else 0) + 1
             self._reset_progress(attempt=attempt)
@@ -117,6 +118,10 @@ class _Recipe(Outcome):
         weights = st.canary.weights if st.canary else None
         st.canary = CanaryStatus(weights=weights, attempt=attempt)
         st.current_step_index = 0 if self.steps else None
+
+    def _skip_all_steps(self) -> None:
+        """Put the step index past the last step (None for a Rollout without steps)."""
+        self.status.current_step_index = len(self.steps) if self.steps else None
 
     def _within_rollback_window(self) -> bool:
         window = self.rollout.spec.rollback_window
@@ -137,7 +142,7 @@ class _Recipe(Outcome):
         self.desired.canary_weight = 0.0 if canary.traffic_routing else None
         self._remove_managed_routes()
         self.desired.terminate_runs += self._running_runs()
-        st.current_step_index = len(self.steps) if self.steps else None
+        self._skip_all_steps()
         st.pause_conditions = None
         st.controller_pause = None
         st.promote_full = None
@@ -291,9 +296,7 @@ class _Recipe(Outcome):
 
     def _remove_managed_routes(self) -> None:
         """No header or mirror route stays (fully promoted, or aborted)."""
-        routing = self.rollout.canary.traffic_routing
-        names = tuple(r.name for r in (routing.managed_routes or [])) if routing else ()
-        self.desired.managed_route_names = names
+        self.desired.managed_route_names = managed_route_names(self.rollout)
         self.desired.header_routes = {}
         self.desired.mirror_routes = {}
 

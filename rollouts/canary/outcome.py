@@ -17,6 +17,7 @@ from rollouts.canary.conditions import Facts, derive_conditions, derive_phase, i
 from rollouts.canary.gates import Gates
 from rollouts.canary.history import housekeeping
 from rollouts.canary.plan import plan_actions
+from rollouts.canary.routing import verifies_weights
 from rollouts.canary.steps import max_weight
 from rollouts.canary.types import (
     Decision,
@@ -113,12 +114,10 @@ class Outcome(Gates):
         weight = self.desired.canary_weight
         if canary.traffic_routing is None or weight is None:
             return None
-        gateway = canary.traffic_routing.gateway_api
-        verify = gateway.verify_weights if gateway else True
+        verify = verifies_weights(self.rollout)
         routes = [r for r in self.observed.routes if r.exists]
         verified = bool(routes) and len(routes) == len(self.observed.routes) and all(
-            r.canary_weight is not None and abs(r.canary_weight - weight) < 1e-9
-            and (r.verified or not verify) for r in routes)
+            r.carries(weight) and (r.verified or not verify) for r in routes)
         return TrafficWeights(
             canary=WeightDestination(weight=weight, pod_template_hash=self.new_hash,
                                      service_name=canary.canary_service),

@@ -30,8 +30,6 @@ from rollouts.canary.types import (
 
 __all__ = ["Desired", "plan_actions"]
 
-_EPSILON = 1e-9
-
 
 @dataclass
 class Desired:
@@ -58,10 +56,7 @@ class Desired:
 
 
 def _weights_differ(desired: float, observed: Observed) -> bool:
-    return any(
-        route.canary_weight is None or abs(route.canary_weight - desired) > _EPSILON
-        for route in observed.routes if route.exists
-    )
+    return any(not route.carries(desired) for route in observed.routes if route.exists)
 
 
 def _scale_actions(desired: Desired, observed: Observed) -> tuple[list[Action], list[Action]]:

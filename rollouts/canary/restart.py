@@ -15,7 +15,7 @@ from rollouts.api.base import resolve_int_or_percent
 from rollouts.api.rollout import Rollout, RolloutStatus
 from rollouts.canary.types import Action, DeletePod, Observed
 
-__all__ = ["RestartPlan", "restart_pods"]
+__all__ = ["RestartPlan", "restart_pending", "restart_pods"]
 
 
 @dataclass(frozen=True)
@@ -26,11 +26,18 @@ class RestartPlan:
     requeue_after: float | None = None
 
 
+def restart_pending(rollout: Rollout, status: RolloutStatus | None) -> bool:
+    """Whether spec.restartAt asks for a restart that ``status`` has not recorded as done
+    (only then does the decision need ``Observed.pods``)."""
+    restart_at = rollout.spec.restart_at
+    return restart_at is not None and (status is None or status.restarted_at != restart_at)
+
+
 def restart_pods(rollout: Rollout, status: RolloutStatus, observed: Observed,
                  now: datetime) -> RestartPlan:
     """Pods to delete now for spec.restartAt, updating ``status.restarted_at`` when done."""
     restart_at = rollout.spec.restart_at
-    if restart_at is None or status.restarted_at == restart_at:
+    if restart_at is None or not restart_pending(rollout, status):
         return RestartPlan((), None)
     if now < restart_at:
         return RestartPlan((), None, (restart_at - now).total_seconds())

@@ -16,6 +16,7 @@ from typing import Any
 from rollouts.api.rollout import Rollout
 from rollouts.canary.decide import decide
 from rollouts.canary.hashing import pod_template_hash
+from rollouts.canary.routing import route_refs
 from rollouts.canary.steps import step_label
 from rollouts.canary.types import (
     Action,
@@ -79,15 +80,9 @@ class FakeCluster:
         for service in (canary.canary_service, canary.stable_service):
             if service:
                 self.services.setdefault(service, None)
-        gateway = canary.traffic_routing.gateway_api if canary.traffic_routing else None
-        if gateway is not None and not self.routes:
-            namespace = self.rollout.metadata.namespace or "default"
-            self.routes = [RouteView(r.name, r.namespace or namespace, "HTTPRoute",
-                                     verified=self.verified)
-                           for r in gateway.http_routes or []]
-            self.routes += [RouteView(r.name, r.namespace or namespace, "GRPCRoute",
-                                      verified=self.verified)
-                            for r in gateway.grpc_routes or []]
+        if not self.routes:
+            self.routes = [RouteView(name, namespace, kind, verified=self.verified)
+                           for kind, name, namespace in route_refs(self.rollout)]
 
     # -- observing --------------------------------------------------------------------
 

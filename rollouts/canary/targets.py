@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from rollouts.api.rollout import Rollout
 from rollouts.canary.plan import Desired
+from rollouts.canary.routing import managed_route_names, verifies_weights
 from rollouts.canary.steps import (
     canary_replicas,
     current_set_weight,
@@ -21,11 +22,9 @@ from rollouts.canary.steps import (
     desired_mirror_routes,
     max_weight,
 )
-from rollouts.canary.types import Observed, RouteView
+from rollouts.canary.types import WEIGHT_EPSILON, Observed, RouteView
 
 __all__ = ["TrafficState", "traffic_state"]
-
-_EPSILON = 1e-9
 
 
 @dataclass(frozen=True)
@@ -54,11 +53,9 @@ def observed_canary_weight(observed: Observed) -> float:
 
 
 def _basic(rollout: Rollout, observed: Observed, new_hash: str, stable_hash: str,
-           canary_target: int) -> TrafficState:
+           canary_target: int, available: int) -> TrafficState:
     """No traffic routing: the canary's share is its share of the pods."""
     total = rollout.spec.replicas
-    canary_rs = observed.replica_set(new_hash)
-    available = canary_rs.available_replicas if canary_rs else 0
     desired = Desired()
     desired.scale(new_hash, canary_target, "canary")
     stable_target = total - min(canary_target, available)
@@ -80,12 +77,11 @@ def traffic_state(rollout: Rollout, observed: Observed, new_hash: str, stable_ha
     top = max_weight(rollout)
     target = top if full else current_set_weight(rollout, index)
     canary_target = canary_replicas(rollout, index, target, full=full)
-    routing = canary.traffic_routing
-    if routing is None:
-        return _basic(rollout, observed, new_hash, stable_hash, canary_target)
-    assert canary.canary_service and canary.stable_service
     canary_rs = observed.replica_set(new_hash)
     available = canary_rs.available_replicas if canary_rs else 0
+    if canary.traffic_routing is None:
+        return _basic(rollout, observed, new_hash, stable_hash, canary_target, available)
+    assert canary.canary_service and canary.stable_service
     ready = available >= canary_target and (canary_target > 0 or target == 0)
     current = observed_canary_weight(observed)
     on_new = observed.services.get(canary.canary_service) == new_hash
@@ -94,7 +90,7 @@ def traffic_state(rollout: Rollout, observed: Observed, new_hash: str, stable_ha
         weight = target if ready else min(current, target)
     else:
         weight = 0.0
-        if available >= 1 and current <= _EPSILON:
+        if available >= 1 and current <= WEIGHT_EPSILON:
             desired.services[canary.canary_service] = new_hash
     desired.services[canary.stable_service] = stable_hash
     desired.canary_weight = weight
@@ -105,8 +101,7 @@ def traffic_state(rollout: Rollout, observed: Observed, new_hash: str, stable_ha
             stable_share = top - min(current, weight)
             stable_target = math.ceil(round(total * stable_share / top, 9))
         desired.scale(stable_hash, stable_target, "stable")
-    names = tuple(r.name for r in routing.managed_routes or [])
-    desired.managed_route_names = names
+    desired.managed_route_names = managed_route_names(rollout)
     desired.header_routes = desired_header_routes(rollout, index)
     desired.mirror_routes = desired_mirror_routes(rollout, index)
     return _verdict(rollout, observed, desired, target, canary_target, available, on_new)
@@ -114,8 +109,6 @@ def traffic_state(rollout: Rollout, observed: Observed, new_hash: str, stable_ha
 
 def _verdict(rollout: Rollout, observed: Observed, desired: Desired, target: float,
              canary_target: int, available: int, on_new: bool) -> TrafficState:
-    gateway = rollout.canary.traffic_routing.gateway_api  # type: ignore[union-attr]
-    verify = gateway.verify_weights if gateway else True
     missing = [r for r in observed.routes if not r.exists]
     if missing:
         return TrafficState(desired, False, ", ".join(_route_name(r) for r in missing)
@@ -130,8 +123,8 @@ def _verdict(rollout: Rollout, observed: Observed, desired: Desired, target: flo
                                             f"{rollout.canary.canary_service} to select the "
                                             "canary pods")
     for route in observed.routes:
-        have = route.canary_weight
-        if have is None or abs(have - target) > _EPSILON:
+        if not route.carries(target):
+            have = route.canary_weight
             shown = "none" if have is None else f"{have:g}%"
             return TrafficState(desired, False, f"waiting for {_route_name(route)} to carry "
                                                 f"canary weight {target:g}% (it has {shown})")
@@ -140,7 +133,7 @@ def _verdict(rollout: Rollout, observed: Observed, desired: Desired, target: flo
         if headers != desired.header_routes or mirrors != desired.mirror_routes:
             return TrafficState(desired, False, f"waiting for {_route_name(route)} to carry "
                                                 "the managed routes")
-        if verify and not route.verified:
+        if not route.verified and verifies_weights(rollout):
             reason = route.waiting_for or "no gateway controller has reported on it"
             return TrafficState(desired, False, f"waiting for {_route_name(route)}: {reason}",
                                 poll=True)

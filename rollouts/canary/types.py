@@ -21,6 +21,7 @@ from rollouts.api.rollout import (
 )
 
 __all__ = [
+    "WEIGHT_EPSILON",
     "Action",
     "AnalysisRunView",
     "CreateAnalysisRun",
@@ -46,6 +47,10 @@ __all__ = [
 
 Role = Literal["canary", "stable", "old"]
 RunKind = Literal["step", "background"]
+RouteKind = Literal["HTTPRoute", "GRPCRoute"]
+
+WEIGHT_EPSILON = 1e-9
+"""Canary weights closer than this are the same weight (float arithmetic aside)."""
 
 
 @dataclass(frozen=True)
@@ -99,13 +104,18 @@ class RouteView:
 
     name: str
     namespace: str = ""
-    kind: Literal["HTTPRoute", "GRPCRoute"] = "HTTPRoute"
+    kind: RouteKind = "HTTPRoute"
     exists: bool = True
     canary_weight: float | None = 0.0
     verified: bool = True
     waiting_for: str = ""
     header_routes: tuple[HeaderRoute, ...] = ()
     mirror_routes: tuple[MirrorRoute, ...] = ()
+
+    def carries(self, weight: float) -> bool:
+        """Whether the route carries this canary weight (a route without one does not)."""
+        return (self.canary_weight is not None
+                and abs(self.canary_weight - weight) <= WEIGHT_EPSILON)
 
 
 @dataclass(frozen=True)

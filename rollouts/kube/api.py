@@ -23,9 +23,16 @@ from kubernetes.dynamic.exceptions import ResourceNotFoundError
 from rollouts.kube.names import Kind
 
 __all__ = ["AlreadyExists", "ApiError", "Conflict", "Kube", "NotFound", "TemporaryError",
-           "load_api_client"]
+           "load_api_client", "without_managed_fields"]
 
 Obj = dict[str, Any]
+
+
+def without_managed_fields(obj: Obj) -> Obj:
+    """A copy of an object from the API without metadata.managedFields (server-side
+    bookkeeping the models do not read)."""
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
+    return {**obj, "metadata": meta}
 
 
 class ApiError(Exception):

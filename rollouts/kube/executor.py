@@ -21,6 +21,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ex
 from rollouts.analysis.args import build_run, field_path_value
 from rollouts.api.analysis import AnalysisTemplate, Argument, ClusterAnalysisTemplate
 from rollouts.api.rollout import Rollout
+from rollouts.canary.routing import managed_route_names, route_refs
 from rollouts.canary.steps import max_weight
 from rollouts.canary.types import (
     Action,
@@ -38,7 +39,14 @@ from rollouts.canary.types import (
     TerminateAnalysisRun,
 )
 from rollouts.kube import names
-from rollouts.kube.api import AlreadyExists, ApiError, Conflict, Kube, NotFound
+from rollouts.kube.api import (
+    AlreadyExists,
+    ApiError,
+    Conflict,
+    Kube,
+    NotFound,
+    without_managed_fields,
+)
 from rollouts.traffic.httproute import (
     RouteError,
     with_header_route,
@@ -174,20 +182,12 @@ class Executor:
 
     # -- routes -------------------------------------------------------------------------
 
-    def _route_refs(self) -> list[tuple[names.Kind, str, str]]:
-        routing = self.rollout.canary.traffic_routing
-        gateway = routing.gateway_api if routing else None
-        if gateway is None:
-            return []
-        refs = [(names.HTTP_ROUTE, r.name, r.namespace or self.namespace)
-                for r in gateway.http_routes or []]
-        return refs + [(names.GRPC_ROUTE, r.name, r.namespace or self.namespace)
-                       for r in gateway.grpc_routes or []]
-
     def _each_route(self, change: Any) -> None:
+        """``change(route, canary_service, stable_service)`` on every route the Rollout
+        names (each re-read and changed again on a conflict)."""
         canary = self.rollout.canary
-        for kind, name, namespace in self._route_refs():
-            self._update_route(kind, name, namespace, lambda route: change(
+        for kind, name, namespace in route_refs(self.rollout):
+            self._update_route(names.ROUTE_KINDS[kind], name, namespace, lambda route: change(
                 route, canary.canary_service, canary.stable_service))
 
     @retry(retry=retry_if_exception_type(Conflict), stop=stop_after_attempt(5),
@@ -199,12 +199,10 @@ class Executor:
             self.kube.replace(kind, updated, namespace)
 
     def _managed(self, name: str, record: Obj | None, change: Any) -> None:
-        canary = self.rollout.canary
-        routing = canary.traffic_routing
-        order = [r.name for r in (routing.managed_routes or [])] if routing else []
+        order = managed_route_names(self.rollout)
 
-        def update(route: Obj) -> Obj:
-            new = change(route, canary.canary_service, canary.stable_service, order)
+        def update(route: Obj, canary_service: str, stable_service: str) -> Obj:
+            new = change(route, canary_service, stable_service, order)
             annotations = new.setdefault("metadata", {}).setdefault("annotations", {}) or {}
             recorded = json.loads(annotations.get(names.MANAGED_ROUTES_ANNOTATION) or "{}")
             if record is None:
@@ -215,8 +213,7 @@ class Executor:
             new["metadata"]["annotations"] = annotations
             return dict(new)
 
-        for kind, route_name, namespace in self._route_refs():
-            self._update_route(kind, route_name, namespace, update)
+        self._each_route(update)
 
     # -- analysis and events ------------------------------------------------------------
 
@@ -279,10 +276,6 @@ class Executor:
 
 def _clean(obj: Obj) -> Obj:
     """An object from the API without the server-set parts the models do not need."""
-    obj = dict(obj)
-    obj.pop("status", None)
-    meta = dict(obj.get("metadata") or {})
-    for key in ("managedFields",):
-        meta.pop(key, None)
-    obj["metadata"] = meta
-    return obj
+    clean = without_managed_fields(obj)
+    clean.pop("status", None)
+    return clean

@@ -16,10 +16,11 @@ from typing import Any
 
 import kopf
 
+from rollouts.analysis.assess import COMPLETED
 from rollouts.analysis.engine import RunEngine
 from rollouts.api.analysis import AnalysisRun, AnalysisRunStatus
 from rollouts.kube import names
-from rollouts.kube.api import Kube, NotFound
+from rollouts.kube.api import Kube, NotFound, without_managed_fields
 from rollouts.kube.dataplane import DataPlane
 from rollouts.kube.loops import Loops
 from rollouts.kube.reconcile import reconcile
@@ -27,7 +28,6 @@ from rollouts.kube.reconcile import reconcile
 __all__ = ["Operator"]
 
 log = logging.getLogger(__name__)
-_COMPLETED = ("Successful", "Failed", "Error", "Inconclusive")
 
 
 class Operator:
@@ -77,11 +77,9 @@ class Operator:
         document = await asyncio.to_thread(self.kube.find, names.ANALYSIS_RUN, name, namespace)
         if document is None:
             return None
-        if ((document.get("status") or {}).get("phase") or "") in _COMPLETED:
+        if ((document.get("status") or {}).get("phase") or "") in COMPLETED:
             return None
-        document = dict(document)
-        document["metadata"] = {k: v for k, v in document["metadata"].items()
-                                if k != "managedFields"}
+        document = without_managed_fields(document)
         run = AnalysisRun.model_validate(document)
 
         async def persist(status: AnalysisRunStatus) -> None:
@@ -110,7 +108,7 @@ class Operator:
             if (body.get("spec") or {}).get("terminate"):
                 engine.terminate()
             return
-        if ((body.get("status") or {}).get("phase") or "") not in _COMPLETED:
+        if ((body.get("status") or {}).get("phase") or "") not in COMPLETED:
             self.analysis.wake(*key)
 
     # -- registration -------------------------------------------------------------------

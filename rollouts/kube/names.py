@@ -19,6 +19,7 @@ __all__ = [
     "REVISION_ANNOTATION",
     "ROLLOUT",
     "ROLLOUT_LABEL",
+    "ROUTE_KINDS",
     "SCALE_DOWN_ANNOTATION",
     "SECRET",
     "SERVICE",
@@ -50,3 +51,5 @@ EVENT: Kind = ("v1", "Event")
 LEASE: Kind = ("coordination.k8s.io/v1", "Lease")
 HTTP_ROUTE: Kind = ("gateway.networking.k8s.io/v1", "HTTPRoute")
 GRPC_ROUTE: Kind = ("gateway.networking.k8s.io/v1", "GRPCRoute")
+ROUTE_KINDS: dict[str, Kind] = {HTTP_ROUTE[1]: HTTP_ROUTE, GRPC_ROUTE[1]: GRPC_ROUTE}
+"""The route kinds a Rollout's trafficRouting names, by kind."""

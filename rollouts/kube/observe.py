@@ -10,11 +10,13 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import requests
 
 from rollouts.api.rollout import HeaderRoutingMatch, MirrorRouteMatch, Rollout
+from rollouts.canary.restart import restart_pending
+from rollouts.canary.routing import route_refs
 from rollouts.canary.steps import max_weight
 from rollouts.canary.types import (
     AnalysisRunView,
@@ -23,6 +25,7 @@ from rollouts.canary.types import (
     Observed,
     PodView,
     ReplicaSetView,
+    RouteKind,
     RouteView,
 )
 from rollouts.kube import names
@@ -117,26 +120,29 @@ def _managed(route: Obj) -> tuple[tuple[HeaderRoute, ...], tuple[MirrorRoute, ..
     return tuple(headers), tuple(mirrors)
 
 
-def route_view(route: Obj | None, name: str, namespace: str, kind: str,
+def _weight(share: float | None, rollout: Rollout) -> float | None:
+    """A canary share (0..1) in setWeight units."""
+    return None if share is None else round(share * max_weight(rollout), 6)
+
+
+def route_view(route: Obj | None, name: str, namespace: str, kind: RouteKind,
                rollout: Rollout) -> RouteView:
     """What a route carries for the Rollout, and whether its gateway has verified it."""
-    kind_literal: Literal["HTTPRoute", "GRPCRoute"] = (
-        "GRPCRoute" if kind == "GRPCRoute" else "HTTPRoute")
     if route is None:
-        return RouteView(name, namespace, kind_literal, exists=False, canary_weight=None,
+        return RouteView(name, namespace, kind, exists=False, canary_weight=None,
                          verified=False)
     canary = rollout.canary
     assert canary.canary_service and canary.stable_service
     try:
         share = canary_share(route, canary.canary_service, canary.stable_service)
     except RouteError as error:
-        return RouteView(name, namespace, kind_literal, canary_weight=None, verified=False,
+        return RouteView(name, namespace, kind, canary_weight=None, verified=False,
                          waiting_for=str(error))
-    weight = None if share is None else round(share * max_weight(rollout), 6)
     verified, why = parents_verdict(route)
     headers, mirrors = _managed(route)
-    return RouteView(name, namespace, kind_literal, canary_weight=weight, verified=verified,
-                     waiting_for=why, header_routes=headers, mirror_routes=mirrors)
+    return RouteView(name, namespace, kind, canary_weight=_weight(share, rollout),
+                     verified=verified, waiting_for=why, header_routes=headers,
+                     mirror_routes=mirrors)
 
 
 def _served_by_us(route: Obj) -> bool:
@@ -158,7 +164,7 @@ def _check_data_plane(view: RouteView, route: Obj | None, rollout: Rollout,
             f"cannot read our gateway's table at {data_plane.address}"))
     share = DataPlane.canary_share(config, view.namespace, view.name, canary.canary_service,
                                    canary.stable_service)
-    serving = None if share is None else round(share * max_weight(rollout), 6)
+    serving = _weight(share, rollout)
     if serving is None or view.canary_weight is None \
             or abs(serving - view.canary_weight) > 1e-6:
         shown = "nothing" if serving is None else f"canary weight {serving:g}"
@@ -167,29 +173,22 @@ def _check_data_plane(view: RouteView, route: Obj | None, rollout: Rollout,
     return view
 
 
-def _routes(kube: Kube, rollout: Rollout, namespace: str,
+def _routes(kube: Kube, rollout: Rollout,
             data_plane: DataPlane | None = None) -> tuple[RouteView, ...]:
-    routing = rollout.canary.traffic_routing
-    gateway = routing.gateway_api if routing else None
-    if gateway is None:
-        return ()
     views = []
     config: dict[str, Any] | None = None
     fetched = False
-    for kind, refs in ((names.HTTP_ROUTE, gateway.http_routes or []),
-                       (names.GRPC_ROUTE, gateway.grpc_routes or [])):
-        for ref in refs:
-            route_ns = ref.namespace or namespace
-            route = kube.find(kind, ref.name, route_ns)
-            view = route_view(route, ref.name, route_ns, kind[1], rollout)
-            if data_plane is not None and route is not None and _served_by_us(route) \
-                    and not fetched:
-                fetched = True
-                try:
-                    config = data_plane.compiled()
-                except (requests.RequestException, ValueError):
-                    config = None
-            views.append(_check_data_plane(view, route, rollout, data_plane, config))
+    for kind, name, namespace in route_refs(rollout):
+        route = kube.find(names.ROUTE_KINDS[kind], name, namespace)
+        view = route_view(route, name, namespace, kind, rollout)
+        if data_plane is not None and route is not None and _served_by_us(route) \
+                and not fetched:
+            fetched = True
+            try:
+                config = data_plane.compiled()
+            except (requests.RequestException, ValueError):
+                config = None
+        views.append(_check_data_plane(view, route, rollout, data_plane, config))
     return tuple(views)
 
 
@@ -232,14 +231,12 @@ def observe(kube: Kube, rollout: Rollout, data_plane: DataPlane | None = None) -
             except NotFound:
                 services[service] = None
     pods: tuple[PodView, ...] = ()
-    restart_at = rollout.spec.restart_at
-    if restart_at is not None and (rollout.status is None
-                                   or rollout.status.restarted_at != restart_at):
+    if restart_pending(rollout, rollout.status):
         pods = _pods(kube, rollout, namespace, {rs.name for rs in replica_sets})
     return Observed(
         pods=pods,
         replica_sets=tuple(sorted(replica_sets, key=lambda rs: rs.pod_template_hash)),
-        routes=_routes(kube, rollout, namespace, data_plane),
+        routes=_routes(kube, rollout, data_plane),
         analysis_runs=tuple(sorted(runs, key=lambda r: r.name)),
         services=services,
         template=template,

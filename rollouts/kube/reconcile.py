@@ -20,7 +20,7 @@ from rollouts.canary.conditions import invalid_status
 from rollouts.canary.decide import decide
 from rollouts.canary.types import EmitEvent
 from rollouts.kube import names
-from rollouts.kube.api import ApiError, Conflict, Kube
+from rollouts.kube.api import ApiError, Conflict, Kube, without_managed_fields
 from rollouts.kube.dataplane import DataPlane
 from rollouts.kube.executor import Executor
 from rollouts.kube.observe import observe
@@ -72,9 +72,7 @@ def reconcile(kube: Kube, namespace: str, name: str, now: datetime | None = None
     document = kube.find(names.ROLLOUT, name, namespace)
     if document is None or (document.get("metadata") or {}).get("deletionTimestamp"):
         return Outcome(None)
-    clean = {k: v for k, v in document.items() if k != "metadata"}
-    clean["metadata"] = {k: v for k, v in document["metadata"].items() if k != "managedFields"}
-    rollout, problems = parse_object(clean)
+    rollout, problems = parse_object(without_managed_fields(document))
     if not isinstance(rollout, Rollout):
         return _invalid_document(kube, document, "; ".join(map(str, problems)), now)
     observed = observe(kube, rollout, data_plane)

@@ -269,6 +269,10 @@ def test_background_analysis_is_terminated_when_the_rollout_completes() -> None:
     settle(cluster, T0)
     assert status(cluster).phase == "Healthy"
     assert any(isinstance(a, TerminateAnalysisRun) for a in cluster.applied)
+    (name,) = cluster.runs
+    assert name.endswith("-background")
+    assert TerminateAnalysisRun(name) in cluster.applied
+    assert cluster.runs[name].phase != "Running", "the run was stopped, not left measuring"
 
 
 def test_pod_template_hash_args_are_resolved_for_the_run() -> None:

@@ -96,7 +96,7 @@ def test_retry_starts_again_from_step_zero_with_fresh_analysis_runs() -> None:
 def test_promote_on_a_step_that_is_not_paused_skips_it() -> None:
     cluster = deployed(make_rollout(STEPS), T0)
     cluster.auto_analysis = False
-    cluster.change_template("v2")
+    new = cluster.change_template("v2")
     settle(cluster, T0)
     cluster.promote()
     settle(cluster, T0)
@@ -107,6 +107,8 @@ def test_promote_on_a_step_that_is_not_paused_skips_it() -> None:
     assert cluster.canary_weight() == 60
     assert any(isinstance(a, TerminateAnalysisRun) for a in cluster.applied), \
         "the skipped step's run is terminated"
+    assert [a for a in cluster.applied if isinstance(a, TerminateAnalysisRun)] == [
+        TerminateAnalysisRun(f"web-{new}-step2")], "only the skipped step's run"
 
 
 def test_promote_full_skips_remaining_steps_and_analysis() -> None:

@@ -34,14 +34,17 @@ def test_finished_runs_beyond_the_limits_are_deleted_newest_kept() -> None:
     rollout.spec.analysis = AnalysisHistory(successful_run_history_limit=1,
                                             unsuccessful_run_history_limit=1)
     cluster = deployed(rollout, T0)
+    hashes = []
     for revision in range(2, 5):
-        cluster.change_template(f"v{revision}")
+        hashes.append(cluster.change_template(f"v{revision}"))
         settle(cluster, T0)
     deleted = [a.name for a in cluster.applied if isinstance(a, DeleteAnalysisRun)]
     assert len(deleted) == 2
     assert len(cluster.runs) == 1
     (kept,) = cluster.runs
     assert kept not in deleted
+    assert deleted == [f"web-{hashes[0]}-step0", f"web-{hashes[1]}-step0"], "oldest first"
+    assert kept == f"web-{hashes[2]}-step0", "the newest run is kept"
 
 
 @pytest.mark.parametrize(("policy", "after"), [

@@ -49,11 +49,19 @@ def test_no_controller_reporting_is_named() -> None:
 def test_not_accepted_gives_the_reason() -> None:
     ok, why = parents_verdict(route(1, [accepted(1, "False")]))
     assert not ok and why.startswith("parent gw did not accept it: Accepted")
+    assert why == "parent gw did not accept it: Accepted: m"
 
 
 def test_another_parent_entry_does_not_count() -> None:
-    ok, _ = parents_verdict(route(1, [accepted(1, name="other")]))
+    ok, why = parents_verdict(route(1, [accepted(1, name="other")]))
     assert not ok
+    assert why == "no gateway controller has reported on it for parent gw"
+
+
+def test_a_route_without_parent_refs_is_never_verified() -> None:
+    orphan = route(1, [accepted(1)])
+    orphan["spec"]["parentRefs"] = []
+    assert parents_verdict(orphan) == (False, "it has no parentRefs")
 
 
 def test_route_view_reads_the_weight_in_set_weight_units() -> None:
@@ -64,6 +72,13 @@ def test_route_view_reads_the_weight_in_set_weight_units() -> None:
 def test_route_view_of_a_missing_route() -> None:
     view = route_view(None, "web", "default", "HTTPRoute", make_rollout())
     assert not view.exists and view.canary_weight is None
+    assert not view.verified
+    assert (view.kind, view.namespace, view.name) == ("HTTPRoute", "default", "web")
+
+
+def test_route_view_keeps_the_kind_it_was_read_as() -> None:
+    view = route_view(route(2, [accepted(2)]), "web", "default", "GRPCRoute", make_rollout())
+    assert (view.kind, view.canary_weight, view.verified) == ("GRPCRoute", 10.0, True)
 
 
 def test_route_without_the_canary_backend_explains() -> None:
@@ -72,6 +87,7 @@ def test_route_without_the_canary_backend_explains() -> None:
     view = route_view(broken, "web", "default", "HTTPRoute", make_rollout())
     assert view.canary_weight is None
     assert "has a backendRef to web-stable but none to web-canary" in view.waiting_for
+    assert view.exists and not view.verified
 
 
 def served(weights: tuple[int, int]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from rollouts.kube.rbac import install_manifests
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_rules_have_no_wildcards_and_grant_no_deletes_or_secret_writes() -> None:
+def test_rules_have_no_wildcards_and_grant_no_secret_writes_or_foreign_deletes() -> None:
     roles = [d for d in install_manifests() if d["kind"] in ("ClusterRole", "Role")]
     rules = [rule for role in roles for rule in role["rules"]]
     assert rules
@@ -22,6 +22,13 @@ def test_rules_have_no_wildcards_and_grant_no_deletes_or_secret_writes() -> None
             assert "*" not in rule[field], rule
     secrets = [r for r in rules if "secrets" in r["resources"]]
     assert [r["verbs"] for r in secrets] == [["get"]]
+    deletable = sorted(res for r in rules if "delete" in r["verbs"] for res in r["resources"])
+    assert deletable == ["analysisruns", "pods", "replicasets"], \
+        "only what a Rollout owns (and pods, for restartAt) may be deleted"
+    writable_routes = {res: r["verbs"] for r in rules for res in r["resources"]
+                       if res in ("httproutes", "grpcroutes")}
+    assert all("create" not in v and "delete" not in v for v in writable_routes.values()), \
+        "the user's routes are updated, never created or deleted"
 
 
 def test_manifests_hold_namespace_crds_identity_rbac_and_deployment() -> None:
