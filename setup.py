@@ -21,7 +21,7 @@ from typing import Any
 from setuptools import setup
 
 #: the modules every proxied request runs through
-HOT_NAMES = ("balancer", "exchange", "hostnames", "http1", "metrics", "proxy", "relay",
+HOT_NAMES = ("balancer", "exchange", "headlines", "hostnames", "http1", "metrics", "proxy", "relay",
              "state", "table", "upstream")  # fmt: skip
 HOT_PATH = [f"rollouts/gateway/{name}.py" for name in HOT_NAMES]
 #: what the compiled build was made from, so that an edited source is noticed

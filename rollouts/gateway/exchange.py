@@ -20,8 +20,8 @@ from rollouts.gateway.http1 import (
 )
 from rollouts.gateway.relay import ResponseRelay
 from rollouts.gateway.state import ProxyState
-from rollouts.gateway.table import BackendTarget, Match, PortTable
-from rollouts.gateway.upstream import Upstream
+from rollouts.gateway.table import BackendTarget, ListenerTable, Match, PortTable, RoutingTable
+from rollouts.gateway.upstream import AnyUpstream
 
 __all__ = ["Exchange"]
 
@@ -46,6 +46,11 @@ class Exchange(ResponseRelay):
     t0: float
     timer: asyncio.TimerHandle | None
     clock: Callable[[], float]  # the loop's clock
+    # the last request's Host, and what it resolved to in which table
+    seen_host: bytes
+    seen_table: RoutingTable | None
+    host: str
+    listener: ListenerTable | None
 
     def _reset_exchange(self) -> None:
         raise NotImplementedError
@@ -59,15 +64,20 @@ class Exchange(ResponseRelay):
         raw_path, query = (url[:q], url[q + 1 :]) if q >= 0 else (url, b"")
         if raw_path[:1] != b"/":
             raw_path, query = absolute_target(raw_path, query, r)
-        host = r.host.decode("latin-1")
-        colon = host.rfind(":")
-        if colon >= 0 and "]" not in host[colon:]:
-            host = host[:colon]
-        host = host.lower().rstrip(".")
+        table = self.state.table
+        if r.host == self.seen_host and table is self.seen_table:
+            host, lt = self.host, self.listener  # a connection's requests share a Host
+        else:
+            host = r.host.decode("latin-1")
+            colon = host.rfind(":")
+            if colon >= 0 and "]" not in host[colon:]:
+                host = host[:colon]
+            host = host.lower().rstrip(".")
+            pt: PortTable | None = table.ports.get(self.port)
+            lt = pt.listener_for(host) if pt is not None else None
+            self.seen_host, self.seen_table, self.host, self.listener = r.host, table, host, lt
         path = raw_path.decode("latin-1")
         qs = query.decode("latin-1") if query else None
-        pt: PortTable | None = self.state.table.ports.get(self.port)
-        lt = pt.listener_for(host) if pt is not None else None
         m: Match | None = lt.find(host, path, r.method, r.hdict, qs) if lt is not None else None
         if m is None:
             return self._local(404, b"")
@@ -93,7 +103,7 @@ class Exchange(ResponseRelay):
         ep = t.ring.pick()
         if t.h2 and self.state.h2pool is not None:
             h2c = self.state.h2pool.get(ep)
-            up: Upstream | None = h2c.stream() if h2c is not None else None
+            up: AnyUpstream | None = h2c.stream() if h2c is not None else None
         else:
             up = self.state.pool.get(ep) if retry else None
         if up is not None:
@@ -104,7 +114,7 @@ class Exchange(ResponseRelay):
             self.state.tasks.add(task)
             task.add_done_callback(self.state.tasks.discard)
 
-    def _attach(self, up: Upstream) -> None:
+    def _attach(self, up: AnyUpstream) -> None:
         r = self.active
         assert r is not None
         self.up = up
@@ -116,7 +126,7 @@ class Exchange(ResponseRelay):
 
     async def _connect(self, t: BackendTarget, ep: tuple[str, int]) -> None:
         try:
-            up: Upstream
+            up: AnyUpstream
             if t.h2 and self.state.h2pool is not None:
                 up = (await self.state.h2pool.connect(ep)).stream()
             else:

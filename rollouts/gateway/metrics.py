@@ -10,18 +10,17 @@ Metric names are documented in METRICS.md next to this module.
 from __future__ import annotations
 
 import time
-from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 __all__ = ["BUCKETS", "Registry", "RouteStats", "render_prometheus"]
 
 #: histogram upper bounds, seconds
-BUCKETS: tuple[float, ...] = (
+BUCKETS: Final[tuple[float, ...]] = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 )  # fmt: skip
-_NB = len(BUCKETS) + 1  # last slot is +Inf
+_NB: Final = len(BUCKETS) + 1  # last slot is +Inf
 _CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 WINDOW_SECONDS = 60
 
@@ -48,7 +47,9 @@ class RouteStats:
         c = status // 100 - 1
         if c < 0 or c > 4:
             c = 4
-        b = bisect_left(BUCKETS, seconds)
+        b = 0  # the first bucket whose bound is >= seconds (most requests: the first few)
+        while b < _NB - 1 and BUCKETS[b] < seconds:
+            b += 1
         self.counts[c] += 1
         self.sums[c] += seconds
         self.buckets[c][b] += 1

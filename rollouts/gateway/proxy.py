@@ -26,8 +26,8 @@ from rollouts.gateway.http1 import (
     quick_request,
 )
 from rollouts.gateway.state import ProxyState
-from rollouts.gateway.table import Action, BackendTarget
-from rollouts.gateway.upstream import Upstream
+from rollouts.gateway.table import Action, BackendTarget, ListenerTable, RoutingTable
+from rollouts.gateway.upstream import AnyUpstream
 
 try:  # HTTP/2 is optional: it needs the pure-Python h2 library
     from rollouts.gateway.h2session import H2Session
@@ -87,10 +87,14 @@ class ClientConn(Exchange):
         self.fresh = True  # nothing received yet: may be an HTTP/2 preface
         self.in_head = False  # between message begin and headers complete
         self.head_bytes = 0  # bytes of an unfinished head received in later reads
+        self.seen_host = b""
+        self.seen_table: RoutingTable | None = None
+        self.host = ""
+        self.listener: ListenerTable | None = None
         self._reset_exchange()
 
     def _reset_exchange(self) -> None:
-        self.up: Upstream | None = None
+        self.up: AnyUpstream | None = None
         self.pending: list[bytes] | None = None  # body bytes waiting for a connection
         self.pending_size = 0
         self.head = b""
@@ -140,7 +144,6 @@ class ClientConn(Exchange):
             and self.h2 is None
             and not self.tunnel
             and data[-4:] == b"\r\n\r\n"
-            and data.find(b"\r\n\r\n") == len(data) - 4
             and self._quick(data)
         ):
             return

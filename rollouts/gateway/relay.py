@@ -19,7 +19,7 @@ from rollouts.gateway.http1 import (
     split_header_line,
 )
 from rollouts.gateway.table import Action, BackendTarget
-from rollouts.gateway.upstream import Upstream
+from rollouts.gateway.upstream import AnyUpstream
 
 __all__ = ["ResponseRelay"]
 
@@ -32,7 +32,7 @@ class ResponseRelay:
     active: Request | None
     action: Action | None
     target: BackendTarget | None
-    up: Upstream | None
+    up: AnyUpstream | None
     trailers: list[bytes]
     out: list[bytes]
     status: int
@@ -59,7 +59,7 @@ class ResponseRelay:
     def close(self) -> None:
         raise NotImplementedError
 
-    def up_head(self, conn: Upstream, status: int, lines: list[bytes], has_len: bool,
+    def up_head(self, conn: AnyUpstream, status: int, lines: list[bytes], has_len: bool,
                 upgrade: bytes | None) -> None:  # fmt: skip
         """``lines``: the end-to-end response header lines, already formatted."""
         r = self.active
@@ -93,19 +93,28 @@ class ResponseRelay:
         line = STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status
         self.out.append(line + b"".join(lines))
 
-    def up_head_raw(self, conn: Upstream, status: int, head: bytes) -> None:
-        """A final response head with Content-Length, as received from an HTTP/1.1
-        upstream (status line and end-to-end header lines, no blank line)."""
+    def up_quick(self, conn: AnyUpstream, status: int, data: bytes, head_end: int) -> None:
+        """A whole final response framed by Content-Length (or its first part), as
+        received from an HTTP/1.1 upstream minus its hop-by-hop lines; ``head_end`` is
+        where the blank line's CRLF CRLF starts. Written as is when nothing changes."""
         a, t = self.action, self.target
         if (t is not None and t.resp_mods is not None) or (a is not None and a.resp_mods):
-            lines = [n + b": " + v + b"\r\n" for n, v in raw_pairs(head[head.find(b"\r\n") : -2])]
-            return self.up_head(conn, status, lines, True, None)
+            block = data[data.find(b"\r\n") : head_end]
+            self.up_head(conn, status, [n + b": " + v + b"\r\n" for n, v in raw_pairs(block)],
+                         True, None)  # fmt: skip
+            self.up_body(data[head_end + 4 :])
+            return self.up_flush()
         r = self.active
         if r is None or self.transport is None:
             return
         self.status = status
         self.resp_started = True
-        self.out.append(head + b"\r\n" if r.keep_alive else head + b"Connection: close\r\n\r\n")
+        if not r.keep_alive:
+            data = data[: head_end + 2] + b"Connection: close\r\n" + data[head_end + 2 :]
+        if self.out:  # something held back (cannot happen today; never reorder it)
+            self.out.append(data)
+            return self.up_flush()
+        self.transport.write(data)
 
     def up_body(self, data: bytes) -> None:
         if data:
@@ -123,7 +132,7 @@ class ResponseRelay:
         """Trailers (gRPC status) from an HTTP/2 upstream: sent after the last chunk."""
         self.trailers = [line for line in lines if not line.startswith(b":")]
 
-    def up_done(self, conn: Upstream) -> None:
+    def up_done(self, conn: AnyUpstream) -> None:
         r = self.active
         if self.chunk_out:
             self.out.append(b"0\r\n" + b"".join(self.trailers) + b"\r\n")
@@ -136,7 +145,7 @@ class ResponseRelay:
         if r is not None and r.complete:
             self._finish()
 
-    def up_lost(self, conn: Upstream, exc: Exception | None) -> None:
+    def up_lost(self, conn: AnyUpstream, exc: Exception | None) -> None:
         self.up_flush()
         r = self.active
         if self.up is not conn or r is None:
@@ -150,7 +159,7 @@ class ResponseRelay:
             return self._local(502, b"")  # lost, or answered with something not HTTP
         self.close()  # mid-response: the client sees the connection end
 
-    def up_upgraded(self, conn: Upstream, rest: bytes) -> None:
+    def up_upgraded(self, conn: AnyUpstream, rest: bytes) -> None:
         self.up_flush()
         if self.transport is not None:
             self.tunnel = True

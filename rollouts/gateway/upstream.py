@@ -10,22 +10,22 @@ through: when the client cannot take more, the upstream socket stops being read.
 from __future__ import annotations
 
 import asyncio
-import re
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 import httptools
 
-__all__ = ["RESP_HOP", "Pool", "Upstream", "UpstreamConn", "UpstreamSink"]
+from rollouts.gateway.headlines import find_named_lines, header_digits, name_table
+
+if TYPE_CHECKING:  # the one sink there is; typed as such so that mypyc calls it natively
+    from rollouts.gateway.relay import ResponseRelay
+
+__all__ = ["RESP_HOP", "AnyUpstream", "Pool", "Upstream", "UpstreamConn", "UpstreamSink"]
 
 #: response headers never relayed to the client (hop-by-hop)
 RESP_HOP = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"trailer",
                        b"transfer-encoding", b"upgrade"))  # fmt: skip
 #: response headers the quick path must look at (see ``UpstreamConn._quick``)
-_QUICK_SPECIAL = re.compile(
-    rb"\r\n(?=[ckptu])((content-length|connection|keep-alive|proxy-connection|trailer"
-    rb"|transfer-encoding|upgrade):[ \t]*([^\r]*))",
-    re.IGNORECASE,
-)
+_QUICK_NAMES = name_table((b"content-length", *RESP_HOP))
 
 
 class UpstreamSink(Protocol):
@@ -33,7 +33,7 @@ class UpstreamSink(Protocol):
 
     def up_head(self, conn: Upstream, status: int, lines: list[bytes], has_len: bool,
                 upgrade: bytes | None) -> None: ...  # fmt: skip
-    def up_head_raw(self, conn: Upstream, status: int, head: bytes) -> None: ...
+    def up_quick(self, conn: Upstream, status: int, data: bytes, head_end: int) -> None: ...
     def up_body(self, data: bytes) -> None: ...
     def up_trailers(self, lines: list[bytes]) -> None: ...
     def up_flush(self) -> None: ...
@@ -54,7 +54,7 @@ class Upstream(Protocol):
     reused: bool
     paused: bool
 
-    def begin(self, sink: UpstreamSink, head_only: bool) -> None: ...
+    def begin(self, sink: ResponseRelay, head_only: bool) -> None: ...
     def write(self, data: bytes) -> None: ...
     def keep_alive(self) -> bool: ...
     def release(self, reusable: bool) -> None: ...
@@ -78,7 +78,7 @@ class UpstreamConn:
         self.key = key
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
-        self.sink: UpstreamSink | None = None
+        self.sink: ResponseRelay | None = None
         self.lines: list[bytes] = []  # end-to-end header lines, formatted for the client
         self.has_len = False
         self.framed = False  # Transfer-Encoding seen
@@ -154,48 +154,59 @@ class UpstreamConn:
         if self.sink is not None:
             self.sink.up_resume()
 
-    def _quick(self, data: bytes, sink: UpstreamSink) -> bool:
+    def _quick(self, data: bytes, sink: ResponseRelay) -> bool:
         """A final response whose whole head is in this read and whose body is framed
-        by Content-Length: relayed with its head as received (minus hop-by-hop lines),
-        without httptools callbacks. Anything else returns False for the parser."""
+        by Content-Length: relayed as received minus its hop-by-hop lines, without
+        httptools callbacks. Anything else returns False for the parser."""
         end = data.find(b"\r\n\r\n")
-        code = data[9:12]
-        if end < 0 or not code.isdigit() or data[12:13] not in (b" ", b"\r"):
+        if end < 13:
             return False
-        status = int(code)
+        d0, d1, d2, sep = data[9] - 48, data[10] - 48, data[11] - 48, data[12]
+        if not (0 <= d0 <= 9 and 0 <= d1 <= 9 and 0 <= d2 <= 9) or (sep != 32 and sep != 13):
+            return False
+        status = d0 * 100 + d1 * 10 + d2
         if status < 200 or status == 204 or status == 304:
             return False
-        head = data[: end + 2]
+        lines = find_named_lines(data[:end].split(b"\r\n"), _QUICK_NAMES)
+        if lines is None:
+            return False
         length = -1
         keep = True
-        for line, name, value in _QUICK_SPECIAL.findall(head):
-            name = name.lower()
+        cuts: list[tuple[int, int]] = []  # hop-by-hop lines, with their leading CRLF
+        for name, start, stop in lines:
             if name == b"content-length":
-                value = value.rstrip(b" \t")
-                if length >= 0 or not value.isdigit():
+                if length >= 0:
                     return False
-                length = int(value)
+                length = header_digits(data, start + 17, stop)
+                if length < 0:
+                    return False
                 continue
             if name == b"connection":
-                value = value.rstrip(b" \t").lower()
+                value = data[start + 13 : stop].strip(b" \t").lower()
                 if value == b"close":
                     keep = False
                 elif value != b"keep-alive":
                     return False  # lists other headers, or upgrades
             elif name == b"transfer-encoding" or name == b"upgrade":
                 return False
-            head = head.replace(b"\r\n" + line, b"", 1)  # a whole hop-by-hop line
-        body = data[end + 4 :]
-        if length < 0 or len(body) > length:
+            cuts.append((start, stop))
+        body_len = len(data) - end - 4
+        if length < 0 or body_len > length:
             return False
+        if cuts:
+            parts = []
+            last = 0
+            for start, stop in cuts:
+                parts.append(data[last:start])
+                last = stop
+            parts.append(data[last:])
+            end -= len(data)
+            data = b"".join(parts)
+            end += len(data)
         self.reusable = keep
-        sink.up_head_raw(self, status, head)
-        if body:
-            sink.up_body(body)
-        self.remaining = length - len(body)
-        if self.remaining:
-            sink.up_flush()
-        elif self.sink is not None:
+        self.remaining = length - body_len
+        sink.up_quick(self, status, data, end)
+        if not self.remaining and self.sink is not None:
             sink.up_done(self)
         return True
 
@@ -262,7 +273,7 @@ class UpstreamConn:
             self.sink.up_done(self)
 
     # ---- used by the client side
-    def begin(self, sink: UpstreamSink, head_only: bool) -> None:
+    def begin(self, sink: ResponseRelay, head_only: bool) -> None:
         self.sink = sink
         self.started = False
         self.head_only = head_only
@@ -301,6 +312,11 @@ class UpstreamConn:
             self.transport.resume_reading()
 
 
+#: how the client side holds its upstream: naming the HTTP/1.1 class, the usual case,
+#: lets mypyc call it natively (an HTTP/2 stream goes through the protocol)
+AnyUpstream = UpstreamConn | Upstream
+
+
 class Pool:
     """Idle keep-alive connections per endpoint, most recently used first."""
 
@@ -320,7 +336,9 @@ class Pool:
         return None
 
     def put(self, conn: UpstreamConn) -> None:
-        stack = self.idle.setdefault(conn.key, [])
+        stack = self.idle.get(conn.key)
+        if stack is None:
+            stack = self.idle[conn.key] = []
         if len(stack) >= self.max_idle:
             conn.close()
         else:
