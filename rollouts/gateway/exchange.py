@@ -60,9 +60,9 @@ class Exchange(ResponseRelay):
         # the sweeper answers 504 when no response has started by then
         self.deadline = loop_time + self.response_timeout
         url = r.url
-        q = url.find(b"?")
+        q = url.find(b"?")  # (not ``in``: for bytes it first fails to take "?" as an int)
         raw_path, query = (url[:q], url[q + 1 :]) if q >= 0 else (url, b"")
-        if raw_path[:1] != b"/":
+        if not raw_path or raw_path[0] != 47:  # not "/...": absolute form, or "*"
             raw_path, query = absolute_target(raw_path, query, r)
         table = self.state.table
         if r.host == self.seen_host and table is self.seen_table:

@@ -15,44 +15,47 @@ from collections.abc import Iterable
 
 __all__ = ["NameTable", "find_named_lines", "header_digits", "name_table"]
 
-#: for each byte value, the wanted lower-case names starting with that letter (either case)
-NameTable = list[tuple[bytes, ...]]
+#: for each byte value, the wanted names starting with that letter (either case), each
+#: lower-case and in its usual spelling (``Content-Length``), which is tried first
+NameTable = list[tuple[tuple[bytes, bytes], ...]]
 
 
 def name_table(names: Iterable[bytes]) -> NameTable:
     """Index lower-case header names by their first byte, upper or lower case."""
-    table: list[list[bytes]] = [[] for _ in range(256)]
+    table: list[list[tuple[bytes, bytes]]] = [[] for _ in range(256)]
     for name in names:
         if not name or name != name.lower() or b":" in name:
             raise ValueError(f"header name must be lower-case and non-empty: {name!r}")
-        first, upper = name[0], name[:1].upper()[0]
-        table[first].append(name)
+        usual = b"-".join(part.capitalize() for part in name.split(b"-"))
+        first, upper = name[0], usual[0]
+        table[first].append((name, usual))
         if upper != first:
-            table[upper].append(name)
-    return [tuple(names_) for names_ in table]
+            table[upper].append((name, usual))
+    return [tuple(entries) for entries in table]
 
 
-def find_named_lines(lines: list[bytes], table: NameTable) -> list[tuple[bytes, int, int]] | None:
-    """The header lines among ``lines`` (a head split at CRLF, start line first, blank
-    line excluded) whose names are in ``table``, as ``(lower-case name, start, stop)``
-    offsets into the head: ``head[start:stop]`` is the line with its leading CRLF. None
-    when a line is empty (the head ends earlier than the caller thought), so that the
-    caller falls back to the full parser."""
-    found: list[tuple[bytes, int, int]] = []
+def find_named_lines(lines: list[bytes], table: NameTable,
+                     found: list[tuple[bytes, int, int]]) -> int:  # fmt: skip
+    """Walk ``lines`` (a head split at CRLF, start line first) up to the first empty
+    line, appending to ``found`` each header line whose name is in ``table`` as
+    ``(lower-case name, start, stop)``: ``head[start:stop]`` is the line with its
+    leading CRLF. Returns the offset where the walk stopped: the CRLF before the first
+    empty line, or the length of the whole head when no line is empty."""
     pos = len(lines[0])
     for i in range(1, len(lines)):
         line = lines[i]
-        stop = pos + 2 + len(line)
         if not line:
-            return None  # an empty line inside the head
-        for name in table[line[0]]:
+            return pos
+        stop = pos + 2 + len(line)
+        for name, usual in table[line[0]]:
             n = len(name)
-            # a colon right after the name (58), then the name itself in any case
-            if len(line) > n and line[n] == 58 and line[:n].lower() == name:
-                found.append((name, pos, stop))
-                break
+            if len(line) > n and line[n] == 58:  # a colon right after a name this long
+                spelt = line[:n]
+                if spelt == usual or spelt.lower() == name:
+                    found.append((name, pos, stop))
+                    break
         pos = stop
-    return found
+    return pos
 
 
 def header_digits(head: bytes, start: int, stop: int) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from http import HTTPStatus
+from typing import Final
 
 import httptools
 
@@ -74,20 +75,31 @@ class BadRequest(Exception):
         self.status = status
 
 
+#: the lines and body of a quick-path request: there are none, and nothing may add any
+#: (only requests from the callback parser, made with ``raw=None``, collect them)
+_NOTHING: Final[list[bytes]] = []
+
+
 class Request:
-    """One request as the proxy sees it. ``quick_request`` fills ``raw`` (the forwarded
-    header block as received) and a lazy ``hdict``; the callback parser fills ``lines``."""
+    """One request as the proxy sees it. ``quick_request`` passes ``raw`` (the forwarded
+    header block as received, each line preceded by CRLF) and gets a lazy ``hdict``;
+    the callback parser passes nothing and fills ``hdict``, ``lines`` and ``body``."""
 
     __slots__ = ("body", "chunked", "complete", "has_body", "hdict", "host", "http10",
                  "keep_alive", "lines", "method", "mirror", "nbytes", "raw", "upgrade",
                  "url", "xff")  # fmt: skip
 
-    def __init__(self) -> None:
+    def __init__(self, raw: bytes | None = None) -> None:
         self.url = b""
-        self.hdict: Mapping[bytes, bytes] = {}
-        self.lines: list[bytes] = []  # forwarded header lines, formatted
-        #: forwarded header lines exactly as received, each preceded by CRLF
-        self.raw: bytes | None = None
+        self.raw = raw
+        self.hdict: Mapping[bytes, bytes]
+        if raw is None:
+            self.hdict = {}
+            self.lines: list[bytes] = []  # forwarded header lines, formatted
+            self.body: list[bytes] = []
+        else:
+            self.hdict = RawHeaders(raw)
+            self.lines = self.body = _NOTHING
         self.host = b""
         self.xff: bytes | None = None  # the client's X-Forwarded-For, if any
         self.method = b""
@@ -96,7 +108,6 @@ class Request:
         self.complete = False
         self.chunked = False
         self.upgrade = False
-        self.body: list[bytes] = []
         self.nbytes = 0  # body bytes received
         self.has_body = False
         self.mirror: tuple[list[BackendTarget], bytes] | None = None
@@ -212,7 +223,7 @@ def quick_request(data: bytes, limits: Limits) -> Request | None:
     if len(parts) != 3:
         return None
     method, url, version = parts
-    if url[:1] != b"/" or len(url) > limits.max_url:
+    if not url or url[0] != 47 or len(url) > limits.max_url:  # 47: "/"
         return None  # not origin form, or too long for the quick path
     if version == b"HTTP/1.1":
         http10 = False
@@ -220,13 +231,12 @@ def quick_request(data: bytes, limits: Limits) -> Request | None:
         http10 = True
     else:
         return None
-    lines = find_named_lines(head, _QUICK_NAMES)
-    if lines is None:
-        return None
+    lines: list[tuple[bytes, int, int]] = []
+    if find_named_lines(head, _QUICK_NAMES, lines) != n - 4:
+        return None  # an empty line before the end: not one request head
     eol = len(head[0])
-    r = Request()
-    r.http10 = http10
-    r.keep_alive = not http10
+    keep_alive = not http10
+    xff: bytes | None = None
     host: bytes | None = None
     cuts: list[tuple[int, int]] = []  # hop-by-hop lines, with their leading CRLF
     for name, start, stop in lines:
@@ -240,15 +250,15 @@ def quick_request(data: bytes, limits: Limits) -> Request | None:
             for token in value.lower().split(b","):
                 token = token.strip(b" \t")
                 if token == b"close":
-                    r.keep_alive = False
+                    keep_alive = False
                 elif token == b"keep-alive":
-                    r.keep_alive = True
+                    keep_alive = True
                 elif token:
                     return None  # upgrade, or names other hop-by-hop headers
         elif name == b"x-forwarded-for":
-            if r.xff is not None:
+            if xff is not None:
                 return None
-            r.xff = value
+            xff = value
         elif name not in _QUICK_DROP:
             return None
         cuts.append((start, stop))
@@ -262,8 +272,10 @@ def quick_request(data: bytes, limits: Limits) -> Request | None:
         raw = b"".join(parts)
     else:
         raw = data[eol : n - 4]
-    r.raw = raw
-    r.hdict = RawHeaders(raw)
+    r = Request(raw)
+    r.http10 = http10
+    r.keep_alive = keep_alive
+    r.xff = xff
     r.host = host or b""
     r.method = method
     r.url = url

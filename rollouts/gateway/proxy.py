@@ -247,7 +247,7 @@ class ClientConn(Exchange):
 
     # ---------------------------------------------------------------- parser callbacks
     def on_message_begin(self) -> None:
-        self.parsing = Request()
+        self.parsing = Request(None)
         self.mid = True
         self.in_head = True
         self.head_bytes = 0
