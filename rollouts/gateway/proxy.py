@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import cast
 
 import httptools
@@ -27,7 +28,7 @@ from rollouts.gateway.http1 import (
 )
 from rollouts.gateway.state import ProxyState
 from rollouts.gateway.table import Action, BackendTarget, ListenerTable, RoutingTable
-from rollouts.gateway.upstream import AnyUpstream
+from rollouts.gateway.upstream import AnyUpstream, write_nowhere
 
 try:  # HTTP/2 is optional: it needs the pure-Python h2 library
     from rollouts.gateway.h2session import H2Session
@@ -73,6 +74,7 @@ class ClientConn(Exchange):
         self.mid = False  # the callback parser is inside a message
         self.h2c_ignored = False  # the request being parsed asked for h2c by Upgrade
         self.transport: asyncio.Transport | None = None
+        self.send: Callable[[bytes], object] = write_nowhere
         self.peer = b""
         self.parsing = Request()  # replaced at each message begin
         self.active: Request | None = None
@@ -112,6 +114,7 @@ class ClientConn(Exchange):
     # ---------------------------------------------------------------- transport events
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
+        self.send = self.transport.write  # looked up once, not per response
         peer = transport.get_extra_info("peername")
         self.peer = str(peer[0]).encode() if peer else b""
         self.state.conns.add(self)

@@ -10,6 +10,7 @@ upstream read, the upstream paused when the client cannot keep up.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from rollouts.gateway.http1 import (
     IDEMPOTENT,
@@ -29,6 +30,7 @@ class ResponseRelay:
 
     # state owned by ClientConn (declared here for the type checker)
     transport: asyncio.Transport | None
+    send: Callable[[bytes], object]  # the transport's write
     active: Request | None
     action: Action | None
     target: BackendTarget | None
@@ -114,7 +116,7 @@ class ResponseRelay:
         if self.out:  # something held back (cannot happen today; never reorder it)
             self.out.append(data)
             return self.up_flush()
-        self.transport.write(data)
+        self.send(data)
 
     def up_body(self, data: bytes) -> None:
         if data:
@@ -125,7 +127,7 @@ class ResponseRelay:
         out = self.out
         if out:
             if self.transport is not None:
-                self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+                self.send(out[0] if len(out) == 1 else b"".join(out))
             self.out = []
 
     def up_trailers(self, lines: list[bytes]) -> None:

@@ -10,6 +10,7 @@ through: when the client cannot take more, the upstream socket stops being read.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, cast
 
 import httptools
@@ -19,7 +20,10 @@ from rollouts.gateway.headlines import find_named_lines, header_digits, name_tab
 if TYPE_CHECKING:  # the one sink there is; typed as such so that mypyc calls it natively
     from rollouts.gateway.relay import ResponseRelay
 
-__all__ = ["RESP_HOP", "AnyUpstream", "Pool", "Upstream", "UpstreamConn", "UpstreamSink"]
+__all__ = [
+    "RESP_HOP", "AnyUpstream", "IdleStack", "Pool", "Upstream", "UpstreamConn", "UpstreamSink",
+    "write_nowhere",
+]
 
 #: response headers never relayed to the client (hop-by-hop)
 RESP_HOP = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"trailer",
@@ -29,6 +33,10 @@ _QUICK_NAMES = name_table((b"content-length", *RESP_HOP))
 #: up to this size, a read is split whole at CRLF (body included) rather than searched
 #: for its blank line first: cheaper for the small responses that dominate
 _SPLIT_WHOLE = 1024
+
+
+def write_nowhere(data: bytes) -> None:
+    """Where bytes go before a transport is attached: nowhere."""
 
 
 class UpstreamSink(Protocol):
@@ -72,14 +80,15 @@ class UpstreamConn:
 
     __slots__ = (
         "closed", "framed", "has_len", "head_only", "interim", "key", "lines", "mid",
-        "parser", "paused", "pool", "remaining", "reusable", "reused", "sink", "started",
-        "transport", "tunnel", "until_close", "upgrade",
+        "parser", "paused", "pool", "remaining", "reusable", "reused", "send", "sink",
+        "started", "transport", "tunnel", "until_close", "upgrade",
     )  # fmt: skip
 
     def __init__(self, pool: Pool, key: tuple[str, int]) -> None:
         self.pool = pool
         self.key = key
         self.transport: asyncio.Transport | None = None
+        self.send: Callable[[bytes], object] = write_nowhere
         self.parser = httptools.HttpResponseParser(self)
         self.sink: ResponseRelay | None = None
         self.lines: list[bytes] = []  # end-to-end header lines, formatted for the client
@@ -101,6 +110,7 @@ class UpstreamConn:
     # ---- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
+        self.send = self.transport.write  # looked up once, not per request
 
     def data_received(self, data: bytes) -> None:
         if self.tunnel:
@@ -290,8 +300,8 @@ class UpstreamConn:
         self.head_only = head_only
 
     def write(self, data: bytes) -> None:
-        if self.transport is not None and not self.closed:
-            self.transport.write(data)
+        if not self.closed:
+            self.send(data)
 
     def keep_alive(self) -> bool:
         return self.reusable
@@ -328,6 +338,49 @@ class UpstreamConn:
 AnyUpstream = UpstreamConn | Upstream
 
 
+class IdleStack:
+    """The idle connections to one endpoint, most recently used on top. A list that
+    keeps its slots when emptied (taken slots hold None): a plain list would give its
+    memory back each time the last connection is taken, and ask for it again when one
+    comes back."""
+
+    __slots__ = ("conns", "n")
+
+    def __init__(self) -> None:
+        self.conns: list[UpstreamConn | None] = []  # entries from n on are None
+        self.n = 0
+
+    def __len__(self) -> int:
+        return self.n
+
+    def push(self, conn: UpstreamConn) -> None:
+        if self.n < len(self.conns):
+            self.conns[self.n] = conn
+        else:
+            self.conns.append(conn)
+        self.n += 1
+
+    def pop(self) -> UpstreamConn | None:
+        """The most recently used open connection, or None."""
+        while self.n:
+            self.n -= 1
+            conn = self.conns[self.n]
+            self.conns[self.n] = None
+            if conn is not None and not conn.closed:
+                return conn
+        return None
+
+    def remove(self, conn: UpstreamConn) -> None:
+        for i in range(self.n):
+            if self.conns[i] is conn:
+                del self.conns[i]
+                self.n -= 1
+                return
+
+    def live(self) -> list[UpstreamConn]:
+        return [conn for conn in self.conns[: self.n] if conn is not None]
+
+
 class Pool:
     """Idle keep-alive connections per endpoint, most recently used first."""
 
@@ -336,28 +389,24 @@ class Pool:
         self.loop = loop
         self.max_idle = max_idle
         self.connect_timeout = connect_timeout
-        self.idle: dict[tuple[str, int], list[UpstreamConn]] = {}
+        self.idle: dict[tuple[str, int], IdleStack] = {}
 
     def get(self, key: tuple[str, int]) -> UpstreamConn | None:
         stack = self.idle.get(key)
-        while stack:
-            conn = stack.pop()
-            if not conn.closed:
-                return conn
-        return None
+        return stack.pop() if stack is not None else None
 
     def put(self, conn: UpstreamConn) -> None:
         stack = self.idle.get(conn.key)
         if stack is None:
-            stack = self.idle[conn.key] = []
-        if len(stack) >= self.max_idle:
+            stack = self.idle[conn.key] = IdleStack()
+        if stack.n >= self.max_idle:
             conn.close()
         else:
-            stack.append(conn)
+            stack.push(conn)
 
     def discard(self, conn: UpstreamConn) -> None:
         stack = self.idle.get(conn.key)
-        if stack and conn in stack:
+        if stack is not None:
             stack.remove(conn)
 
     async def connect(self, key: tuple[str, int]) -> UpstreamConn:
@@ -371,6 +420,6 @@ class Pool:
 
     def close(self) -> None:
         for stack in self.idle.values():
-            for conn in stack:
+            for conn in stack.live():
                 conn.close()
         self.idle.clear()
