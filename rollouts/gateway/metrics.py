@@ -28,20 +28,22 @@ WINDOW_SECONDS = 60
 class RouteStats:
     """Counters of one (route, rule, backend) triple. Survives config reloads."""
 
-    __slots__ = (
-        "buckets", "counts", "labels", "sums", "win_err", "win_hist", "win_sec", "win_total",
-    )  # fmt: skip
+    __slots__ = ("buckets", "labels", "sums", "win_err", "win_hist", "win_sec")
 
     def __init__(self, labels: tuple[str, str, str]):
         self.labels = labels
-        self.counts = [0] * 5
         self.sums = [0.0] * 5
         self.buckets = [[0] * _NB for _ in range(5)]
         # sliding window: one slot per second, WINDOW_SECONDS slots
         self.win_sec = [0] * WINDOW_SECONDS
-        self.win_total = [0] * WINDOW_SECONDS
         self.win_err = [0] * WINDOW_SECONDS
         self.win_hist = [[0] * _NB for _ in range(WINDOW_SECONDS)]
+
+    @property
+    def counts(self) -> list[int]:
+        """Requests answered per status class; the histogram holds them all, so the hot
+        path does not count them twice."""
+        return [sum(b) for b in self.buckets]
 
     def record(self, status: int, seconds: float, now: float) -> None:
         c = status // 100 - 1
@@ -50,17 +52,14 @@ class RouteStats:
         b = 0  # the first bucket whose bound is >= seconds (most requests: the first few)
         while b < _NB - 1 and BUCKETS[b] < seconds:
             b += 1
-        self.counts[c] += 1
         self.sums[c] += seconds
         self.buckets[c][b] += 1
         sec = int(now)
         slot = sec % WINDOW_SECONDS
         if self.win_sec[slot] != sec:
             self.win_sec[slot] = sec
-            self.win_total[slot] = 0
             self.win_err[slot] = 0
             self.win_hist[slot] = [0] * _NB
-        self.win_total[slot] += 1
         if c == 4:
             self.win_err[slot] += 1
         self.win_hist[slot][b] += 1
@@ -72,7 +71,7 @@ class RouteStats:
         hist = [0] * _NB
         for i in range(WINDOW_SECONDS):
             if self.win_sec[i] >= lo:
-                total += self.win_total[i]
+                total += sum(self.win_hist[i])
                 err += self.win_err[i]
                 h = self.win_hist[i]
                 for j in range(_NB):
@@ -120,8 +119,8 @@ class Registry:
     def dump(self) -> dict[str, Any]:
         """Plain-data copy of every counter, for merging across worker processes."""
         return {
-            "routes": [[list(st.labels), st.counts, st.sums, st.buckets, st.win_sec,
-                        st.win_total, st.win_err, st.win_hist]
+            "routes": [[list(st.labels), st.sums, st.buckets, st.win_sec, st.win_err,
+                        st.win_hist]
                        for st in self.routes.values()],
             "connect_errors": self.connect_errors,
             "active_connections": self.active_connections,
@@ -136,19 +135,17 @@ class Registry:
             out.config_errors = max(out.config_errors, int(data.get("config_errors", 0)))
             for k, n in dict(data.get("connect_errors", {})).items():
                 out.connect_errors[k] = out.connect_errors.get(k, 0) + int(n)
-            for labels, counts, sums, buckets, wsec, wtot, werr, whist in data["routes"]:
+            for labels, sums, buckets, wsec, werr, whist in data["routes"]:
                 st = out.route_stats(*labels)
                 for c in range(5):
-                    st.counts[c] += counts[c]
                     st.sums[c] += sums[c]
                     for j in range(_NB):
                         st.buckets[c][j] += buckets[c][j]
                 for i in range(WINDOW_SECONDS):
                     if wsec[i] > st.win_sec[i]:
-                        st.win_sec[i], st.win_total[i], st.win_err[i] = wsec[i], 0, 0
+                        st.win_sec[i], st.win_err[i] = wsec[i], 0
                         st.win_hist[i] = [0] * _NB
                     if wsec[i] == st.win_sec[i]:
-                        st.win_total[i] += wtot[i]
                         st.win_err[i] += werr[i]
                         st.win_hist[i] = [a + b for a, b in zip(st.win_hist[i], whist[i],
                                                                 strict=True)]  # fmt: skip
@@ -193,17 +190,19 @@ def _series(reg: Registry) -> Iterator[str]:
     for st in stats:
         route, rule, backend = (_esc(x) for x in st.labels)
         base = f'route="{route}",rule="{rule}",backend="{backend}"'
+        counts = st.counts
         for c in range(5):
-            if st.counts[c]:
+            if counts[c]:
                 lab = f'{base},code="{_CLASSES[c]}"'
-                yield f"rollouts_gateway_requests_total{{{lab}}} {st.counts[c]}"
+                yield f"rollouts_gateway_requests_total{{{lab}}} {counts[c]}"
     yield "# HELP rollouts_gateway_request_duration_seconds Time from request head to response end."
     yield "# TYPE rollouts_gateway_request_duration_seconds histogram"
     for st in stats:
         route, rule, backend = (_esc(x) for x in st.labels)
         base = f'route="{route}",rule="{rule}",backend="{backend}"'
+        counts = st.counts
         for c in range(5):
-            if not st.counts[c]:
+            if not counts[c]:
                 continue
             lab = f'{base},code="{_CLASSES[c]}"'
             cum = 0

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from typing import cast
 
 import httptools
@@ -27,8 +26,7 @@ from rollouts.gateway.http1 import (
     quick_request,
 )
 from rollouts.gateway.state import ProxyState
-from rollouts.gateway.table import Action, BackendTarget, ListenerTable, RoutingTable
-from rollouts.gateway.upstream import AnyUpstream, write_nowhere
+from rollouts.gateway.upstream import write_nowhere
 
 try:  # HTTP/2 is optional: it needs the pure-Python h2 library
     from rollouts.gateway.h2session import H2Session
@@ -59,6 +57,10 @@ class ClientConn(Exchange):
     mypyc can compile it to a native class). See the module docstring."""
 
     def __init__(self, state: ProxyState, port: int, scheme: bytes = b"http") -> None:
+        # Attributes that ``Exchange`` and ``ResponseRelay`` declare are assigned here
+        # without annotations: annotated again, mypyc lays them out twice and its GC
+        # traverse visits them twice, after which the collector may clear live objects
+        # (tests/gateway/test_compiled_gc.py).
         self.state = state
         self.clock = state.pool.loop.time
         self.idle_timeout = state.limits.idle_timeout
@@ -73,43 +75,43 @@ class ClientConn(Exchange):
         self.limits = state.limits
         self.mid = False  # the callback parser is inside a message
         self.h2c_ignored = False  # the request being parsed asked for h2c by Upgrade
-        self.transport: asyncio.Transport | None = None
-        self.send: Callable[[bytes], object] = write_nowhere
+        self.transport = None
+        self.send = write_nowhere
         self.peer = b""
         self.parsing = Request()  # replaced at each message begin
-        self.active: Request | None = None
-        self.queue: list[Request] = []
+        self.active = None
+        self.queue = []
         self.deadline = 0.0
         self.closed = False
         self.paused = False
         self.up_backpressure = False
-        self.out: list[bytes] = []
-        self.trailers: list[bytes] = []
+        self.out = []
+        self.trailers = []
         self.h2: H2Session | None = None
         self.fresh = True  # nothing received yet: may be an HTTP/2 preface
         self.in_head = False  # between message begin and headers complete
         self.head_bytes = 0  # bytes of an unfinished head received in later reads
         self.seen_host = b""
-        self.seen_table: RoutingTable | None = None
+        self.seen_table = None
         self.host = ""
-        self.listener: ListenerTable | None = None
+        self.listener = None
         self._reset_exchange()
 
     def _reset_exchange(self) -> None:
-        self.up: AnyUpstream | None = None
-        self.pending: list[bytes] | None = None  # body bytes waiting for a connection
+        self.up = None
+        self.pending = None  # body bytes waiting for a connection
         self.pending_size = 0
         self.head = b""
-        self.target: BackendTarget | None = None
-        self.action: Action | None = None
+        self.target = None
+        self.action = None
         self.t0 = 0.0
         self.status = 0
         self.resp_started = False
         self.resp_done = False
         self.chunk_out = False
-        self.timer: asyncio.TimerHandle | None = None
+        self.timer = None
         self.tunnel = False
-        self.early: bytes = b""
+        self.early = b""
 
     # ---------------------------------------------------------------- transport events
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
