@@ -2,11 +2,12 @@
 
 Why this exists: both quick paths (a bodiless request head, a response head framed by
 Content-Length) relay the header block as received and only need the handful of lines
-that are hop-by-hop, framing or routing. Splitting the block at CRLF once and looking
+that are hop-by-hop, framing or routing. Splitting the block at LF once and looking
 at a line only when its first letter and the position of its colon fit a wanted name
 costs a fraction of a regex scan on the real hot path (the ``re`` engine showed up as
 ~2 us per exchange under load; see BENCHMARKS.md), and allocates nothing beyond the
-split.
+split. (At LF rather than CRLF: a one-byte separator is found by a plain byte scan,
+a two-byte one by a substring search per line, which cost ~0.4 us on a browser head.)
 """
 
 from __future__ import annotations
@@ -36,20 +37,26 @@ def name_table(names: Iterable[bytes]) -> NameTable:
 
 def find_named_lines(lines: list[bytes], table: NameTable,
                      found: list[tuple[bytes, int, int]]) -> int:  # fmt: skip
-    """Walk ``lines`` (a head split at CRLF, start line first) up to the first empty
-    line, appending to ``found`` each header line whose name is in ``table`` as
-    ``(lower-case name, start, stop)``: ``head[start:stop]`` is the line with its
-    leading CRLF. Returns the offset where the walk stopped: the CRLF before the first
-    empty line, or the length of the whole head when no line is empty."""
-    pos = len(lines[0])
+    """Walk ``lines`` (a head split at LF, start line first, each line still ending
+    with its CR) up to the first empty line, appending to ``found`` each header line
+    whose name is in ``table`` as ``(lower-case name, start, stop)``: ``head[start:stop]``
+    is the line with its leading CRLF. Returns the offset where the walk stopped: the
+    CRLF before the first empty line, or the length of the head minus its final CR
+    when no line is empty; -1 when a line does not end with CRLF."""
+    pos = len(lines[0]) - 1
+    if pos < 0 or lines[0][pos] != 13:
+        return -1
     for i in range(1, len(lines)):
         line = lines[i]
-        if not line:
+        size = len(line) - 1  # without its CR
+        if size < 0 or line[size] != 13:
+            return -1
+        if size == 0:
             return pos
-        stop = pos + 2 + len(line)
+        stop = pos + 2 + size
         for name, usual in table[line[0]]:
             n = len(name)
-            if len(line) > n and line[n] == 58:  # a colon right after a name this long
+            if size > n and line[n] == 58:  # a colon right after a name this long
                 spelt = line[:n]
                 if spelt == usual or spelt.lower() == name:
                     found.append((name, pos, stop))

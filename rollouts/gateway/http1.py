@@ -215,7 +215,7 @@ def quick_request(data: bytes, limits: Limits) -> Request | None:
     n = len(data)
     if n > limits.max_header_bytes:
         return None
-    head = data[: n - 4].split(b"\r\n")
+    head = data[: n - 3].split(b"\n")  # each line keeps its CR
     if len(head) - 1 > limits.max_headers:
         return None
     parts = head[0].split(b" ")
@@ -224,16 +224,16 @@ def quick_request(data: bytes, limits: Limits) -> Request | None:
     method, url, version = parts
     if not url or url[0] != 47 or len(url) > limits.max_url:  # 47: "/"
         return None  # not origin form, or too long for the quick path
-    if version == b"HTTP/1.1":
+    if version == b"HTTP/1.1\r":
         http10 = False
-    elif version == b"HTTP/1.0":
+    elif version == b"HTTP/1.0\r":
         http10 = True
     else:
         return None
     lines: list[tuple[bytes, int, int]] = []
     if find_named_lines(head, _QUICK_NAMES, lines) != n - 4:
-        return None  # an empty line before the end: not one request head
-    eol = len(head[0])
+        return None  # an empty line before the end, or a bare LF: not the usual head
+    eol = len(head[0]) - 1
     keep_alive = not http10
     xff: bytes | None = None
     host: bytes | None = None

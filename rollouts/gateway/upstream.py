@@ -30,7 +30,7 @@ RESP_HOP = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"trail
                        b"transfer-encoding", b"upgrade"))  # fmt: skip
 #: response headers the quick path must look at (see ``UpstreamConn._quick``)
 _QUICK_NAMES = name_table((b"content-length", *RESP_HOP))
-#: up to this size, a read is split whole at CRLF (body included) rather than searched
+#: up to this size, a read is split whole at LF (body included) rather than searched
 #: for its blank line first: cheaper for the small responses that dominate
 _SPLIT_WHOLE = 1024
 
@@ -181,14 +181,14 @@ class UpstreamConn:
             return False
         lines: list[tuple[bytes, int, int]] = []
         if len(data) <= _SPLIT_WHOLE:  # one split finds the blank line too
-            end = find_named_lines(data.split(b"\r\n"), _QUICK_NAMES, lines)
-            if end + 4 > len(data):
-                return False  # the head is not complete in this read
+            end = find_named_lines(data.split(b"\n"), _QUICK_NAMES, lines)
+            if end < 0 or end + 4 > len(data):
+                return False  # a bare LF, or the head is not complete in this read
         else:
             end = data.find(b"\r\n\r\n")
-            if end < 0:
+            if end < 0 or find_named_lines(data[: end + 1].split(b"\n"), _QUICK_NAMES,
+                                           lines) != end:  # fmt: skip
                 return False
-            find_named_lines(data[:end].split(b"\r\n"), _QUICK_NAMES, lines)
         length = -1
         keep = True
         cuts: list[tuple[int, int]] = []  # hop-by-hop lines, with their leading CRLF
