@@ -12,6 +12,7 @@ keep their attributes in a ``__dict__`` and the check holds trivially.)
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import inspect
 from collections import Counter
@@ -38,10 +39,8 @@ def attribute_values(obj: Any) -> list[Any]:
              if inspect.isgetsetdescriptor(attr) or inspect.ismemberdescriptor(attr)}  # fmt: skip
     values = []
     for name in sorted(names):
-        try:
+        with contextlib.suppress(AttributeError):  # not set
             values.append(getattr(obj, name))
-        except AttributeError:
-            pass  # not set
     return values
 
 
@@ -77,8 +76,10 @@ def test_the_check_catches_a_doubly_visited_reference(monkeypatch: pytest.Monkey
     class Slotted:
         __slots__ = ("a",)
 
+        def __init__(self) -> None:
+            self.a: list[int] = []
+
     obj = Slotted()
-    obj.a = []
     assert over_visited(obj) == []
     # what a traverse that visits ``a`` twice reports
     monkeypatch.setattr(gc, "get_referents", lambda o: [o.a, o.a, type(o)])
