@@ -148,7 +148,11 @@ class ClientConn(Exchange):
             and not self.mid
             and self.h2 is None
             and not self.tunnel
-            and data[-4:] == b"\r\n\r\n"
+            and len(data) > 4
+            and data[-1] == 10  # ends with CRLF CRLF (checked without slicing)
+            and data[-2] == 13
+            and data[-3] == 10
+            and data[-4] == 13
             and self._quick(data)
         ):
             return

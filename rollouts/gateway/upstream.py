@@ -81,12 +81,13 @@ class UpstreamConn:
     __slots__ = (
         "closed", "framed", "has_len", "head_only", "interim", "key", "lines", "mid",
         "parser", "paused", "pool", "remaining", "reusable", "reused", "send", "sink",
-        "started", "transport", "tunnel", "until_close", "upgrade",
+        "stack", "started", "transport", "tunnel", "until_close", "upgrade",
     )  # fmt: skip
 
     def __init__(self, pool: Pool, key: tuple[str, int]) -> None:
         self.pool = pool
         self.key = key
+        self.stack = pool.stack(key)  # where it waits when idle
         self.transport: asyncio.Transport | None = None
         self.send: Callable[[bytes], object] = write_nowhere
         self.parser = httptools.HttpResponseParser(self)
@@ -391,23 +392,24 @@ class Pool:
         self.connect_timeout = connect_timeout
         self.idle: dict[tuple[str, int], IdleStack] = {}
 
+    def stack(self, key: tuple[str, int]) -> IdleStack:
+        stack = self.idle.get(key)
+        if stack is None:
+            stack = self.idle[key] = IdleStack()
+        return stack
+
     def get(self, key: tuple[str, int]) -> UpstreamConn | None:
         stack = self.idle.get(key)
         return stack.pop() if stack is not None else None
 
     def put(self, conn: UpstreamConn) -> None:
-        stack = self.idle.get(conn.key)
-        if stack is None:
-            stack = self.idle[conn.key] = IdleStack()
-        if stack.n >= self.max_idle:
+        if conn.stack.n >= self.max_idle:
             conn.close()
         else:
-            stack.push(conn)
+            conn.stack.push(conn)
 
     def discard(self, conn: UpstreamConn) -> None:
-        stack = self.idle.get(conn.key)
-        if stack is not None:
-            stack.remove(conn)
+        conn.stack.remove(conn)
 
     async def connect(self, key: tuple[str, int]) -> UpstreamConn:
         _, proto = await asyncio.wait_for(
