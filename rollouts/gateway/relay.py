@@ -90,6 +90,8 @@ class ResponseRelay:
                 lines.append(b"Transfer-Encoding: chunked\r\n")
         if not r.keep_alive and status != 101:
             lines.append(b"Connection: close\r\n")
+        elif r.http10 and status != 101:  # an HTTP/1.0 client keeps only what it is told to
+            lines.append(b"Connection: keep-alive\r\n")
         lines.append(b"\r\n")
         # held back so that head and body leave in one write (see up_flush)
         line = STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status
@@ -113,6 +115,8 @@ class ResponseRelay:
         self.resp_started = True
         if not r.keep_alive:
             data = data[: head_end + 2] + b"Connection: close\r\n" + data[head_end + 2 :]
+        elif r.http10:  # an HTTP/1.0 client keeps the connection only when told to
+            data = data[: head_end + 2] + b"Connection: keep-alive\r\n" + data[head_end + 2 :]
         if self.out:  # something held back (cannot happen today; never reorder it)
             self.out.append(data)
             return self.up_flush()
