@@ -215,8 +215,8 @@ def quick_request(data: bytes, limits: Limits) -> Request | None:
     n = len(data)
     if n > limits.max_header_bytes:
         return None
-    head = data[: n - 3].split(b"\n")  # each line keeps its CR
-    if len(head) - 1 > limits.max_headers:
+    head = data.split(b"\n")  # each line keeps its CR; the head ends with [b"\r", b""]
+    if len(head) - 3 > limits.max_headers:
         return None
     parts = head[0].split(b" ")
     if len(parts) != 3:
