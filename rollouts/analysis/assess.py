@@ -26,6 +26,7 @@ from rollouts.analysis.conditions import (
     compile_condition,
 )
 from rollouts.api.analysis import (
+    TERMINAL_ANALYSIS_PHASES,
     AnalysisPhase,
     Measurement,
     Metric,
@@ -36,7 +37,6 @@ from rollouts.api.analysis import (
 from rollouts.api.rollout import DryRun, MeasurementRetention
 
 __all__ = [
-    "COMPLETED",
     "DEFAULT_MEASUREMENT_RETENTION",
     "RunAssessment",
     "assess_metric",
@@ -51,7 +51,6 @@ __all__ = [
     "worse",
 ]
 
-COMPLETED: frozenset[str] = frozenset({"Successful", "Failed", "Error", "Inconclusive"})
 DEFAULT_MEASUREMENT_RETENTION = 10
 _SEVERITY = {"Successful": 0, "Inconclusive": 1, "Error": 2, "Failed": 3}
 
@@ -170,11 +169,11 @@ def assess_metric(
     metric: Metric, result: MetricResult, terminating: bool
 ) -> tuple[AnalysisPhase, str | None]:
     """The phase of a metric from its counters, and why when it is not Successful."""
-    if result.phase in COMPLETED:
+    if result.phase in TERMINAL_ANALYSIS_PHASES:
         return result.phase, result.message
     if not result.measurements and result.count == 0 and result.error == 0:
         return ("Successful" if terminating else "Pending"), None
-    if result.measurements and result.measurements[-1].phase not in COMPLETED:
+    if result.measurements and result.measurements[-1].phase not in TERMINAL_ANALYSIS_PHASES:
         return "Running", None
     failure_limit = metric_int(metric.failure_limit, 0)
     inconclusive_limit = metric_int(metric.inconclusive_limit, 0)
@@ -249,7 +248,7 @@ def assess_run(
         else:
             phase, reason = assess_metric(metric, result, terminating)
         assessment.metric_phases[metric.name] = (phase, reason)
-        if phase not in COMPLETED:
+        if phase not in TERMINAL_ANALYSIS_PHASES:
             everything_completed = False
             continue
         _tally(dry_summary if dry else assessment.summary, phase)

@@ -19,7 +19,6 @@ from typing import Any
 
 from rollouts.analysis.args import ArgumentError, SecretLookup, resolve_metrics
 from rollouts.analysis.assess import (
-    COMPLETED,
     assess_run,
     format_value,
     is_dry_run,
@@ -37,6 +36,7 @@ from rollouts.analysis.providers.base import (
 from rollouts.analysis.providers.factory import create_provider
 from rollouts.analysis.schedule import next_measurement_at
 from rollouts.api.analysis import (
+    TERMINAL_ANALYSIS_PHASES,
     AnalysisRun,
     AnalysisRunStatus,
     Measurement,
@@ -112,7 +112,7 @@ class RunEngine:
         If ``persist`` raises, so does this (nothing is lost: a new engine resumes from
         the last status that was persisted).
         """
-        if self.status.phase in COMPLETED:
+        if self.status.phase in TERMINAL_ANALYSIS_PHASES:
             return self.status
         try:
             metrics = resolve_metrics(self.run_model, self.secrets, self.document)
@@ -157,7 +157,7 @@ class RunEngine:
                 self.status.run_summary = assessment.summary
                 self.status.dry_run_summary = assessment.dry_run_summary
                 self.status.message = assessment.message
-                if assessment.phase in COMPLETED:
+                if assessment.phase in TERMINAL_ANALYSIS_PHASES:
                     self.status.phase = assessment.phase
                     await self._save()
                     return self.status

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from rollouts.analysis.assess import COMPLETED, effective_count
-from rollouts.api.analysis import Metric, MetricResult
+from rollouts.analysis.assess import effective_count
+from rollouts.api.analysis import TERMINAL_ANALYSIS_PHASES, Metric, MetricResult
 from rollouts.api.base import duration_seconds
 
 __all__ = ["ERROR_RETRY_SECONDS", "next_measurement_at"]
@@ -28,14 +28,14 @@ def next_measurement_at(
     ``interval`` after the previous one *finished* (so two never overlap); an unfinished
     measurement left by an earlier process is due again at once.
     """
-    if result is not None and result.phase in COMPLETED:
+    if result is not None and result.phase in TERMINAL_ANALYSIS_PHASES:
         return None
     measurements = (result.measurements or []) if result is not None else []
     if not measurements:
         delay = duration_seconds(metric.initial_delay) if metric.initial_delay is not None else 0
         return run_started_at + timedelta(seconds=delay)
     last = measurements[-1]
-    if last.phase not in COMPLETED or last.finished_at is None:
+    if last.phase not in TERMINAL_ANALYSIS_PHASES or last.finished_at is None:
         return last.started_at or run_started_at
     assert result is not None
     count = effective_count(metric)

@@ -17,6 +17,7 @@ from rollouts.api.base import KubeObject, Model, check_duration
 from rollouts.api.rollout import DryRun, MeasurementRetention
 
 __all__ = [
+    "TERMINAL_ANALYSIS_PHASES",
     "AnalysisPhase",
     "AnalysisRun",
     "AnalysisRunSpec",
@@ -42,6 +43,16 @@ __all__ = [
 ]
 
 AnalysisPhase = Literal["Pending", "Running", "Successful", "Failed", "Error", "Inconclusive"]
+
+TERMINAL_ANALYSIS_PHASES: frozenset[AnalysisPhase] = frozenset(
+    {"Successful", "Failed", "Error", "Inconclusive"}
+)
+"""The phases in which an AnalysisRun (or one of its metrics or measurements) is finished.
+
+A run in one of these takes no more measurements and its verdict is final; ``Pending``
+and ``Running`` are the only phases that are not terminal. The single definition of
+that set: everything that asks "is this run done?" tests membership here.
+"""
 
 _ARG_PLACEHOLDER = re.compile(r"^\{\{\s*args\.[A-Za-z0-9_.-]+\s*\}\}$")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from rollouts.api.analysis import TERMINAL_ANALYSIS_PHASES
 from rollouts.api.base import duration_seconds
 from rollouts.api.reasons import Reason
 from rollouts.api.rollout import (
@@ -28,9 +29,6 @@ from rollouts.canary.types import (
 )
 
 __all__ = ["Gates"]
-
-_TERMINAL = ("Successful", "Failed", "Error", "Inconclusive")
-
 
 class Gates:
     """Decision state, pauses and analysis gates (the recipe builds on it)."""
@@ -179,7 +177,8 @@ class Gates:
         self._verdict(run, old, "background analysis")
 
     def _running_runs(self) -> list[str]:
-        return [run.name for run in self.observed.analysis_runs if run.phase not in _TERMINAL]
+        return [run.name for run in self.observed.analysis_runs
+                if run.phase not in TERMINAL_ANALYSIS_PHASES]
 
     def _abort(self, message: str) -> None:
         raise NotImplementedError

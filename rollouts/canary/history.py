@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from rollouts.api.analysis import TERMINAL_ANALYSIS_PHASES, AnalysisPhase
 from rollouts.api.rollout import Rollout
 from rollouts.canary.types import (
     Action,
@@ -17,8 +18,9 @@ from rollouts.canary.types import (
 
 __all__ = ["housekeeping"]
 
-_SUCCESS = ("Successful",)
-_UNSUCCESSFUL = ("Failed", "Error", "Inconclusive")
+_SUCCESS: frozenset[AnalysisPhase] = frozenset({"Successful"})
+#: Failed, Error and Inconclusive: every finished run counts toward exactly one limit
+_UNSUCCESSFUL = TERMINAL_ANALYSIS_PHASES - _SUCCESS
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 

@@ -35,6 +35,8 @@ from rollouts.canary.types import (
 __all__ = ["simulate_command"]
 
 _START = datetime(2000, 1, 1, tzinfo=UTC)
+#: rollouts.api.analysis.TERMINAL_ANALYSIS_PHASES in the order --help lists them (a frozenset
+#: has no stable order); tests/cli/test_simulate.py checks the two hold the same phases
 _RESULTS = ("Successful", "Failed", "Inconclusive", "Error")
 
 

@@ -16,9 +16,8 @@ from typing import Any
 
 import kopf
 
-from rollouts.analysis.assess import COMPLETED
 from rollouts.analysis.engine import RunEngine
-from rollouts.api.analysis import AnalysisRun, AnalysisRunStatus
+from rollouts.api.analysis import TERMINAL_ANALYSIS_PHASES, AnalysisRun, AnalysisRunStatus
 from rollouts.kube import names
 from rollouts.kube.api import Kube, NotFound, without_managed_fields
 from rollouts.kube.dataplane import DataPlane
@@ -77,7 +76,7 @@ class Operator:
         document = await asyncio.to_thread(self.kube.find, names.ANALYSIS_RUN, name, namespace)
         if document is None:
             return None
-        if ((document.get("status") or {}).get("phase") or "") in COMPLETED:
+        if ((document.get("status") or {}).get("phase") or "") in TERMINAL_ANALYSIS_PHASES:
             return None
         document = without_managed_fields(document)
         run = AnalysisRun.model_validate(document)
@@ -108,7 +107,7 @@ class Operator:
             if (body.get("spec") or {}).get("terminate"):
                 engine.terminate()
             return
-        if ((body.get("status") or {}).get("phase") or "") not in COMPLETED:
+        if ((body.get("status") or {}).get("phase") or "") not in TERMINAL_ANALYSIS_PHASES:
             self.analysis.wake(*key)
 
     # -- registration -------------------------------------------------------------------

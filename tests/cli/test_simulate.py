@@ -6,9 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 from click.testing import CliRunner
 
+from rollouts.api.analysis import TERMINAL_ANALYSIS_PHASES
 from rollouts.cli.main import cli
+from rollouts.cli.simulate import simulate_command
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CANARY = str(EXAMPLES / "rollout-canary.yaml")
@@ -75,3 +78,10 @@ def test_file_without_rollout_is_an_error(tmp_path: Path) -> None:
     code, out = run(str(other))
     assert code == 1
     assert "no Rollout found" in out
+
+
+def test_analysis_result_offers_every_terminal_phase_in_help_order() -> None:
+    option = next(p for p in simulate_command.params if p.name == "analysis_result")
+    assert isinstance(option.type, click.Choice)
+    assert list(option.type.choices) == ["Successful", "Failed", "Inconclusive", "Error"]
+    assert set(option.type.choices) == TERMINAL_ANALYSIS_PHASES
