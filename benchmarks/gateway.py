@@ -291,7 +291,7 @@ def main() -> None:
             for proc in [ours, nginx, *refs]:
                 stop(proc)
         print("\nscenario                 nginx req/s   ours req/s  ratio  nginx p50/p99 ms"
-              "   ours p50/p99 ms  p99 ratio  CPU us/req nginx/ours")  # fmt: skip
+              "   ours p50/p99 ms  p99 ratio  CPU us/req nginx/ours   ratio per round")  # fmt: skip
         for routes in (1, 1000):
             for label in ("plain", "browser"):
                 n = results[("nginx", label, routes)]
@@ -304,10 +304,14 @@ def main() -> None:
                 o99 = sum(x["p99"] for x in o) / len(o)
                 ncpu = sum(x["cpu_us"] for x in n) / len(n)
                 ocpu = sum(x["cpu_us"] for x in o) / len(o)
+                # nginx and ours alternate within a round, so each round's ratio is a fair
+                # pair even when the machine's speed drifts between rounds
+                per_round = " ".join(f"{b['rps'] / a['rps']:.2f}" for a, b in zip(n, o,
+                                                                                  strict=True))
                 print(
                     f"{label:8} routes={routes:<5}  {nr:11.0f}  {orr:11.0f}  {orr / nr:5.2f}"
                     f"  {n50:6.2f}/{n99:6.2f}    {o50:6.2f}/{o99:6.2f}     {o99 / n99:5.2f}"
-                    f"      {ncpu:5.1f}/{ocpu:5.1f}"
+                    f"      {ncpu:5.1f}/{ocpu:5.1f}   {per_round}"
                 )
                 for kind in ("bare", "raw"):
                     ref = results.get((kind, label, routes))
