@@ -34,11 +34,11 @@ __all__ = [
 ]
 
 #: request headers never forwarded (hop-by-hop, or set by the gateway itself)
-HOP = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
+HOP: Final = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
                  b"transfer-encoding", b"upgrade", b"x-forwarded-for",
                  b"x-forwarded-proto", b"http2-settings"))  # fmt: skip
-IDEMPOTENT = frozenset((b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"))
-REASONS = {400: b"Bad Request", 404: b"Not Found", 408: b"Request Timeout",
+IDEMPOTENT: Final = frozenset((b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"))
+REASONS: Final = {400: b"Bad Request", 404: b"Not Found", 408: b"Request Timeout",
            413: b"Payload Too Large", 414: b"URI Too Long",
            431: b"Request Header Fields Too Large", 500: b"Internal Server Error",
            502: b"Bad Gateway", 503: b"Service Unavailable", 504: b"Gateway Timeout",
@@ -47,7 +47,9 @@ REASONS = {400: b"Bad Request", 404: b"Not Found", 408: b"Request Timeout",
 
 
 #: ready-made status lines for every registered status code
-STATUS_LINES = {s.value: b"HTTP/1.1 %d %s\r\n" % (s.value, s.phrase.encode()) for s in HTTPStatus}
+STATUS_LINES: Final = {
+    s.value: b"HTTP/1.1 %d %s\r\n" % (s.value, s.phrase.encode()) for s in HTTPStatus
+}
 
 
 class Limits:
@@ -144,7 +146,7 @@ def simple_response(status: int, body: bytes, close: bool,
 
 
 #: Connection header values that name no other header
-_PLAIN_CONNECTION = frozenset((b"keep-alive", b"close", b"upgrade"))
+_PLAIN_CONNECTION: Final = frozenset((b"keep-alive", b"close", b"upgrade"))
 
 
 def _drop_listed(r: Request, connection: bytes) -> None:
@@ -196,12 +198,12 @@ def raw_pairs(block: bytes) -> list[tuple[bytes, bytes]]:
 
 #: request header lines the quick path must look at: Host, hop-by-hop, framing,
 #: X-Forwarded-*
-_QUICK_NAMES = name_table((b"host", b"connection", b"keep-alive", b"proxy-connection", b"te",
+_QUICK_NAMES: Final = name_table((b"host", b"connection", b"keep-alive", b"proxy-connection", b"te",
                            b"trailer", b"transfer-encoding", b"upgrade", b"x-forwarded-for",
                            b"x-forwarded-proto", b"content-length", b"expect",
                            b"http2-settings"))  # fmt: skip
 #: headers the quick path drops without looking at their value
-_QUICK_DROP = frozenset((b"keep-alive", b"proxy-connection", b"te", b"trailer",
+_QUICK_DROP: Final = frozenset((b"keep-alive", b"proxy-connection", b"te", b"trailer",
                          b"x-forwarded-proto"))  # fmt: skip
 
 

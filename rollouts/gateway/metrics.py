@@ -21,8 +21,8 @@ BUCKETS: Final[tuple[float, ...]] = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 )  # fmt: skip
 _NB: Final = len(BUCKETS) + 1  # last slot is +Inf
-_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
-WINDOW_SECONDS = 60
+_CLASSES: Final = ("1xx", "2xx", "3xx", "4xx", "5xx")
+WINDOW_SECONDS: Final = 60
 
 
 class RouteStats:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import cast
+from typing import Final, cast
 
 import httptools
 
@@ -38,7 +38,7 @@ __all__ = ["ClientConn", "Limits", "ProxyState"]  # Limits, ProxyState: re-expor
 log = logging.getLogger(__name__)
 
 #: first bytes of an HTTP/2 connection with prior knowledge (h2c)
-_H2_START = b"PRI * HTTP/2.0"
+_H2_START: Final = b"PRI * HTTP/2.0"
 
 
 class _Checker:

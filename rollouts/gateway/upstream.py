@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Final, Protocol, cast
 
 import httptools
 
@@ -26,13 +26,13 @@ __all__ = [
 ]
 
 #: response headers never relayed to the client (hop-by-hop)
-RESP_HOP = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"trailer",
+RESP_HOP: Final = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"trailer",
                        b"transfer-encoding", b"upgrade"))  # fmt: skip
 #: response headers the quick path must look at (see ``UpstreamConn._quick``)
-_QUICK_NAMES = name_table((b"content-length", *RESP_HOP))
+_QUICK_NAMES: Final = name_table((b"content-length", *RESP_HOP))
 #: up to this size, a read is split whole at LF (body included) rather than searched
 #: for its blank line first: cheaper for the small responses that dominate
-_SPLIT_WHOLE = 1024
+_SPLIT_WHOLE: Final = 1024
 
 
 def write_nowhere(data: bytes) -> None:
