@@ -26,9 +26,15 @@ WINDOW_SECONDS: Final = 60
 
 
 class RouteStats:
-    """Counters of one (route, rule, backend) triple. Survives config reloads."""
+    """Counters of one (route, rule, backend) triple. Survives config reloads.
 
-    __slots__ = ("buckets", "labels", "sums", "win_err", "win_hist", "win_sec")
+    Consecutive requests with the same status class, latency bucket and second (most of
+    them, under load) are only counted in native fields; the run is folded into the
+    lists when it ends or when someone reads them: every reader calls ``flush`` first.
+    """
+
+    __slots__ = ("buckets", "labels", "run_b", "run_c", "run_n", "run_sec", "run_sum", "sums",
+                 "win_err", "win_hist", "win_sec")  # fmt: skip
 
     def __init__(self, labels: tuple[str, str, str]):
         self.labels = labels
@@ -38,11 +44,15 @@ class RouteStats:
         self.win_sec = [0] * WINDOW_SECONDS
         self.win_err = [0] * WINDOW_SECONDS
         self.win_hist = [[0] * _NB for _ in range(WINDOW_SECONDS)]
+        # the current run of requests not yet in the lists
+        self.run_c = self.run_b = self.run_sec = self.run_n = 0
+        self.run_sum = 0.0
 
     @property
     def counts(self) -> list[int]:
         """Requests answered per status class; the histogram holds them all, so the hot
         path does not count them twice."""
+        self.flush()
         return [sum(b) for b in self.buckets]
 
     def record(self, status: int, seconds: float, now: float) -> None:
@@ -52,20 +62,37 @@ class RouteStats:
         b = 0  # the first bucket whose bound is >= seconds (most requests: the first few)
         while b < _NB - 1 and BUCKETS[b] < seconds:
             b += 1
-        self.sums[c] += seconds
-        self.buckets[c][b] += 1
         sec = int(now)
+        if c != self.run_c or b != self.run_b or sec != self.run_sec:
+            self.flush()
+            self.run_c, self.run_b, self.run_sec = c, b, sec
+        self.run_n += 1
+        self.run_sum += seconds
+
+    def flush(self) -> None:
+        """Fold the current run into the lists."""
+        n = self.run_n
+        if not n:
+            return
+        c, b, sec = self.run_c, self.run_b, self.run_sec
+        self.sums[c] += self.run_sum
+        self.buckets[c][b] += n
+        self.run_n = 0
+        self.run_sum = 0.0
         slot = sec % WINDOW_SECONDS
         if self.win_sec[slot] != sec:
+            if self.win_sec[slot] > sec:
+                return  # that second has left the window already
             self.win_sec[slot] = sec
             self.win_err[slot] = 0
             self.win_hist[slot] = [0] * _NB
         if c == 4:
-            self.win_err[slot] += 1
-        self.win_hist[slot][b] += 1
+            self.win_err[slot] += n
+        self.win_hist[slot][b] += n
 
     def window(self, now: float, seconds: int) -> tuple[int, int, list[int]]:
         """(total, 5xx, histogram) over the last ``seconds`` seconds."""
+        self.flush()
         lo = int(now) - min(seconds, WINDOW_SECONDS) + 1
         total = err = 0
         hist = [0] * _NB
@@ -118,6 +145,8 @@ class Registry:
 
     def dump(self) -> dict[str, Any]:
         """Plain-data copy of every counter, for merging across worker processes."""
+        for st in self.routes.values():
+            st.flush()
         return {
             "routes": [[list(st.labels), st.sums, st.buckets, st.win_sec, st.win_err,
                         st.win_hist]
@@ -187,6 +216,8 @@ def _series(reg: Registry) -> Iterator[str]:
     yield "# HELP rollouts_gateway_requests_total Requests answered by route, rule, backend, class."
     yield "# TYPE rollouts_gateway_requests_total counter"
     stats = sorted(reg.routes.values(), key=lambda s: s.labels)
+    for st in stats:
+        st.flush()
     for st in stats:
         route, rule, backend = (_esc(x) for x in st.labels)
         base = f'route="{route}",rule="{rule}",backend="{backend}"'

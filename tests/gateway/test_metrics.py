@@ -35,3 +35,28 @@ def test_record_render_window_and_merge() -> None:
     assert 0.1 < v1["latencySeconds"]["p99"] <= 0.25
     assert stats["default/v2"]["requests"] == 0
     assert stats["default/v2"]["successRate"] is None
+
+
+def test_runs_of_alike_requests_are_counted_exactly_whenever_read() -> None:
+    """Alike requests are folded into the counters lazily; reads in the middle of a run,
+    class or bucket changes and second changes must all see every request."""
+    reg = Registry()
+    st = reg.route_stats("default/r", "0", "default/v1")
+    now = 2_000_000.0
+    for status, seconds, t in [(200, 0.0001, now)] * 5 + [(503, 0.3, now), (200, 0.0001, now)]:
+        st.record(status, seconds, t)
+    assert st.counts == [0, 6, 0, 0, 1]  # read mid-run
+    for _ in range(3):
+        st.record(200, 0.0001, now)  # the same run goes on after the read
+    st.record(200, 0.0001, now + 1)  # next second
+    assert st.counts == [0, 10, 0, 0, 1]
+    assert st.window(now + 1, 1) == (1, 0, [1] + [0] * 14)
+    total, errors, hist = st.window(now + 1, 2)
+    assert (total, errors, hist[0], hist[9]) == (11, 1, 10, 1)
+    text = render_prometheus(reg)
+    assert 'code="2xx"} 10' in text and 'code="5xx"} 1' in text
+    assert 'rollouts_gateway_request_duration_seconds_sum{route="default/r",rule="0",' \
+           'backend="default/v1",code="2xx"} 0.001' in text  # fmt: skip
+    st.record(200, 0.0001, now + 2)  # unread when dumped: the dump must carry it
+    merged = Registry().merged([json.loads(json.dumps(reg.dump()))])
+    assert merged.routes[("default/r", "0", "default/v1")].counts == [0, 11, 0, 0, 1]
