@@ -134,6 +134,24 @@ async def test_response_hop_by_hop_dropped_and_upstream_close_honoured(h: Harnes
         writer.close()
 
 
+async def test_hop_by_hop_lines_go_from_large_responses_and_in_any_spelling(h: Harness) -> None:
+    """A read larger than the quick path splits whole (it searches for the blank line
+    first), and header names and values in unusual case and spacing. (Only the quick
+    path relays the reason phrase as received; the full one writes the standard one.)"""
+    body = b"x" * 5000
+    big = [b"HTTP/1.1 200 Fine\r\nconnection:  Keep-Alive \r\ncontent-length: 5000\r\n"
+           b"Proxy-Connection: x\r\nTRAILER: y\r\nX-Up: 1\r\n\r\n" + body]  # fmt: skip
+    async with scripted(h, lambda n: big) as be:
+        reader, writer = await asyncio.open_connection("127.0.0.1", h.port)
+        for _ in range(2):
+            head, got = await exchange(reader, writer, b"GET / HTTP/1.1\r\nHost: e\r\n\r\n")
+            assert got == body
+            assert head.startswith(b"HTTP/1.1 200 Fine\r\n")  # the quick path's relay
+            assert names(head) == [b"content-length", b"x-up"]
+        assert be.connections == 1  # keep-alive understood: the connection was reused
+        writer.close()
+
+
 async def test_response_body_split_across_reads_and_connection_reused(h: Harness) -> None:
     split = [b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhel", b"", b"lo", b"", b"world"]
     async with scripted(h, lambda n: split) as be:
