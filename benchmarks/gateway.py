@@ -3,14 +3,16 @@
 Starts a fast backend (nginx returning a fixed body), nginx as a reverse proxy with one
 worker and keep-alive upstreams, and `rollouts gateway` with one worker; drives each
 with wrk (50 connections, 10 s by default), interleaving runs, for a plain request and
-a browser-like request of ~12 headers, with a route table of 1 and of 1,000 routes.
-Prints req/s, p50, p99 and the ratios ours/nginx. Then measures weight accuracy over
+a browser-like request of ~12 headers, with a route table of 1 and of 1,000 routes,
+in 3 rounds by default (nginx and ours back to back in each: on a shared machine one
+round's ratio moves by a few hundredths). Prints req/s, p50, p99 and the ratios
+ours/nginx, averaged and per round. Then measures weight accuracy over
 10,000 requests at 90/10 and 99/1, and the time from a route change on disk to the
 new split being served. With --references, two minimal uvloop proxies
 (reference_proxies.py: bare httptools, and raw byte forwarding) run in the same
 rounds with 1 route, to show the floor any uvloop-based proxy has on this machine.
 
-    python benchmarks/gateway.py [--duration 10] [--rounds 1] [--connections 50]
+    python benchmarks/gateway.py [--duration 10] [--rounds 3] [--connections 50]
                                  [--references]
 
 Needs nginx and wrk (Debian: apt-get install -y nginx-light wrk). Not a test.
@@ -238,7 +240,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=50)
-    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--references", action="store_true",
                     help="also measure two minimal uvloop proxies (reference_proxies.py)"
                          " with 1 route, to show the floor any uvloop proxy has here")  # fmt: skip
