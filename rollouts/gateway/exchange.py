@@ -20,7 +20,14 @@ from rollouts.gateway.http1 import (
 )
 from rollouts.gateway.relay import ResponseRelay
 from rollouts.gateway.state import ProxyState
-from rollouts.gateway.table import BackendTarget, ListenerTable, Match, PortTable, RoutingTable
+from rollouts.gateway.table import (
+    BackendTarget,
+    ListenerTable,
+    Match,
+    PortTable,
+    QueryParams,
+    RoutingTable,
+)
 from rollouts.gateway.upstream import AnyUpstream
 
 __all__ = ["Exchange"]
@@ -78,7 +85,8 @@ class Exchange(ResponseRelay):
             self.seen_host, self.seen_table, self.host, self.listener = r.host, table, host, lt
         path = raw_path.decode("latin-1")
         qs = query.decode("latin-1") if query else None
-        m: Match | None = lt.find(host, path, r.method, r.hdict, qs) if lt is not None else None
+        params = QueryParams(qs) if qs is not None else None
+        m: Match | None = lt.find(host, path, r.method, r.hdict, params) if lt is not None else None
         if m is None:
             return self._local(404, b"")
         a = self.action = m.action

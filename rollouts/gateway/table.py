@@ -30,6 +30,7 @@ __all__ = [
     "Mirror",
     "PathChange",
     "PortTable",
+    "QueryParams",
     "Redirect",
     "RoutingTable",
 ]
@@ -164,6 +165,25 @@ class Action:
         self.timeout: float | None = None  # the shorter of the two, what the proxy arms
 
 
+class QueryParams:
+    """A request's query string, parsed the first time a match asks for a parameter (most
+    requests meet no query match) and then shared by every candidate match."""
+
+    __slots__ = ("parsed", "raw")
+
+    def __init__(self, raw: str) -> None:
+        self.raw = raw
+        self.parsed: dict[str, str] | None = None
+
+    def get(self, name: str) -> str | None:
+        params = self.parsed
+        if params is None:
+            params = self.parsed = {}
+            for k, v in parse_qsl(self.raw, keep_blank_values=True):
+                params.setdefault(k, v)  # the first value of a repeated parameter counts
+        return params.get(name)
+
+
 class Match:
     """One HTTPRouteMatch with its precedence key and the rule action it leads to."""
 
@@ -185,7 +205,8 @@ class Match:
         self.query = query
         self.sort_key = sort_key
 
-    def conditions(self, method: bytes, headers: Mapping[bytes, bytes], query: str | None) -> bool:
+    def conditions(self, method: bytes, headers: Mapping[bytes, bytes],
+                   query: QueryParams | None) -> bool:  # fmt: skip
         if self.method is not None and self.method != method:
             return False
         for name, want in self.headers:
@@ -193,11 +214,8 @@ class Match:
             if got is None or not (got == want if isinstance(want, bytes) else want.fullmatch(got)):
                 return False
         if self.query:
-            params: dict[str, str] = {}
-            for k, v in parse_qsl(query or "", keep_blank_values=True):
-                params.setdefault(k, v)  # the first value of a repeated parameter counts
             for qname, qwant in self.query:
-                qgot = params.get(qname)
+                qgot = query.get(qname) if query is not None else None
                 if qgot is None or not (
                     qgot == qwant if isinstance(qwant, str) else qwant.fullmatch(qgot)
                 ):
@@ -236,7 +254,7 @@ class Group:
                 self.regex.append(m)
 
     def find(
-        self, path: str, method: bytes, headers: Mapping[bytes, bytes], query: str | None
+        self, path: str, method: bytes, headers: Mapping[bytes, bytes], query: QueryParams | None
     ) -> Match | None:
         cands = self.exact.get(path)
         if cands is not None:
@@ -286,7 +304,8 @@ class ListenerTable:
         self.catch_all = catch_all
 
     def find(
-        self, host: str, path: str, method: bytes, headers: Mapping[bytes, bytes], query: str | None
+        self, host: str, path: str, method: bytes, headers: Mapping[bytes, bytes],
+        query: QueryParams | None,
     ) -> Match | None:
         groups = self.groups
         if groups:
