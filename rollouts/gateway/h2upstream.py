@@ -28,11 +28,13 @@ import h2.events
 import h2.exceptions
 import httptools
 
-from rollouts.gateway.upstream import RESP_HOP, UpstreamSink
+from rollouts.gateway.upstream import RESP_HOP
 
 if TYPE_CHECKING:
     from h2.events import Event
     from hyperframe.frame import Frame, GoAwayFrame
+
+    from rollouts.gateway.relay import ResponseRelay
 
 __all__ = ["H2Pool", "H2Stream", "H2UpConn", "send_window"]
 
@@ -75,7 +77,7 @@ class H2Stream:
 
     def __init__(self, conn: H2UpConn) -> None:
         self.conn = conn
-        self.sink: UpstreamSink | None = None
+        self.sink: ResponseRelay | None = None
         self.closed = False
         self.started = False
         self.reused = False
@@ -89,7 +91,7 @@ class H2Stream:
         self.holding = False  # the client was told to stop sending (window exhausted)
 
     # ---- Upstream protocol
-    def begin(self, sink: UpstreamSink, head_only: bool) -> None:
+    def begin(self, sink: ResponseRelay, head_only: bool) -> None:
         self.sink = sink
 
     def write(self, data: bytes) -> None:

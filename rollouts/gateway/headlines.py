@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["NameTable", "find_named_lines", "header_digits", "name_table"]
+__all__ = ["NameTable", "find_named_lines", "header_digits", "name_table", "without"]
 
 #: for each byte value, the wanted names starting with that letter (either case), each
 #: lower-case and in its usual spelling (``Content-Length``), which is tried first
@@ -81,3 +81,16 @@ def header_digits(head: bytes, start: int, stop: int) -> int:
             return -1
         value = value * 10 + d
     return value
+
+
+def without(data: bytes, first: int, last: int, cuts: list[tuple[int, int]]) -> bytes:
+    """``data[first:last]`` minus the ``(start, stop)`` spans in ``cuts`` (in order, and
+    inside it): a head with its hop-by-hop lines taken out."""
+    if not cuts:
+        return data[first:last]
+    parts = []
+    for start, stop in cuts:
+        parts.append(data[first:start])
+        first = stop
+    parts.append(data[first:last])
+    return b"".join(parts)

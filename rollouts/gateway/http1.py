@@ -14,7 +14,7 @@ from typing import Final
 
 import httptools
 
-from rollouts.gateway.headlines import find_named_lines, name_table
+from rollouts.gateway.headlines import find_named_lines, name_table, without
 from rollouts.gateway.table import Action, BackendTarget, Match
 
 __all__ = [
@@ -35,8 +35,8 @@ __all__ = [
 
 #: request headers never forwarded (hop-by-hop, or set by the gateway itself)
 HOP: Final = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
-                 b"transfer-encoding", b"upgrade", b"x-forwarded-for",
-                 b"x-forwarded-proto", b"http2-settings"))  # fmt: skip
+                        b"transfer-encoding", b"upgrade", b"x-forwarded-for",
+                        b"x-forwarded-proto", b"http2-settings"))  # fmt: skip
 IDEMPOTENT: Final = frozenset((b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"))
 REASONS: Final = {400: b"Bad Request", 404: b"Not Found", 408: b"Request Timeout",
            413: b"Payload Too Large", 414: b"URI Too Long",
@@ -198,13 +198,14 @@ def raw_pairs(block: bytes) -> list[tuple[bytes, bytes]]:
 
 #: request header lines the quick path must look at: Host, hop-by-hop, framing,
 #: X-Forwarded-*
-_QUICK_NAMES: Final = name_table((b"host", b"connection", b"keep-alive", b"proxy-connection", b"te",
-                           b"trailer", b"transfer-encoding", b"upgrade", b"x-forwarded-for",
-                           b"x-forwarded-proto", b"content-length", b"expect",
-                           b"http2-settings"))  # fmt: skip
+_QUICK_NAMES: Final = name_table((
+    b"host", b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
+    b"transfer-encoding", b"upgrade", b"x-forwarded-for", b"x-forwarded-proto",
+    b"content-length", b"expect", b"http2-settings",
+))  # fmt: skip
 #: headers the quick path drops without looking at their value
 _QUICK_DROP: Final = frozenset((b"keep-alive", b"proxy-connection", b"te", b"trailer",
-                         b"x-forwarded-proto"))  # fmt: skip
+                                b"x-forwarded-proto"))  # fmt: skip
 
 
 def quick_request(data: bytes, limits: Limits) -> Request | None:
@@ -263,17 +264,7 @@ def quick_request(data: bytes, limits: Limits) -> Request | None:
         elif name not in _QUICK_DROP:
             return None
         cuts.append((start, stop))
-    if cuts:
-        parts = []
-        last = eol
-        for start, stop in cuts:
-            parts.append(data[last:start])
-            last = stop
-        parts.append(data[last : n - 4])
-        raw = b"".join(parts)
-    else:
-        raw = data[eol : n - 4]
-    r = Request(raw)
+    r = Request(without(data, eol, n - 4, cuts))
     r.http10 = http10
     r.keep_alive = keep_alive
     r.xff = xff

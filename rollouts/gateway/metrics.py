@@ -94,16 +94,15 @@ class RouteStats:
         """(total, 5xx, histogram) over the last ``seconds`` seconds."""
         self.flush()
         lo = int(now) - min(seconds, WINDOW_SECONDS) + 1
-        total = err = 0
+        err = 0
         hist = [0] * _NB
         for i in range(WINDOW_SECONDS):
             if self.win_sec[i] >= lo:
-                total += sum(self.win_hist[i])
                 err += self.win_err[i]
                 h = self.win_hist[i]
                 for j in range(_NB):
                     hist[j] += h[j]
-        return total, err, hist
+        return sum(hist), err, hist
 
 
 def _quantile(hist: list[int], q: float) -> float | None:

@@ -15,14 +15,13 @@ from typing import TYPE_CHECKING, Final, Protocol, cast
 
 import httptools
 
-from rollouts.gateway.headlines import find_named_lines, header_digits, name_table
+from rollouts.gateway.headlines import find_named_lines, header_digits, name_table, without
 
 if TYPE_CHECKING:  # the one sink there is; typed as such so that mypyc calls it natively
     from rollouts.gateway.relay import ResponseRelay
 
 __all__ = [
-    "RESP_HOP", "AnyUpstream", "IdleStack", "Pool", "Upstream", "UpstreamConn", "UpstreamSink",
-    "write_nowhere",
+    "RESP_HOP", "AnyUpstream", "IdleStack", "Pool", "Upstream", "UpstreamConn", "write_nowhere",
 ]
 
 #: response headers never relayed to the client (hop-by-hop)
@@ -39,27 +38,10 @@ def write_nowhere(data: bytes) -> None:
     """Where bytes go before a transport is attached: nowhere."""
 
 
-class UpstreamSink(Protocol):
-    """What a client-side exchange must offer to receive an upstream response."""
-
-    def up_head(self, conn: Upstream, status: int, lines: list[bytes], has_len: bool,
-                upgrade: bytes | None) -> None: ...  # fmt: skip
-    def up_quick(self, conn: Upstream, status: int, data: bytes, head_end: int) -> None: ...
-    def up_body(self, data: bytes) -> None: ...
-    def up_trailers(self, lines: list[bytes]) -> None: ...
-    def up_flush(self) -> None: ...
-    def up_done(self, conn: Upstream) -> None: ...
-    def up_lost(self, conn: Upstream, exc: Exception | None) -> None: ...
-    def up_upgraded(self, conn: Upstream, rest: bytes) -> None: ...
-    def up_raw(self, data: bytes) -> None: ...
-    def up_pause(self) -> None: ...
-    def up_resume(self) -> None: ...
-
-
 class Upstream(Protocol):
     """One exchange's way to a backend: an HTTP/1.1 connection or an HTTP/2 stream."""
 
-    sink: UpstreamSink | None
+    sink: ResponseRelay | None
     closed: bool
     started: bool
     reused: bool
@@ -216,15 +198,8 @@ class UpstreamConn:
         if length < 0 or body_len > length:
             return False
         if cuts:
-            parts = []
-            last = 0
-            for start, stop in cuts:
-                parts.append(data[last:start])
-                last = stop
-            parts.append(data[last:])
-            end -= len(data)
-            data = b"".join(parts)
-            end += len(data)
+            end -= sum(stop - start for start, stop in cuts)
+            data = without(data, 0, len(data), cuts)
         self.reusable = keep
         self.remaining = length - body_len
         sink.up_quick(self, status, data, end)

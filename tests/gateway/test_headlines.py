@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rollouts.gateway.headlines import find_named_lines, header_digits, name_table
+from rollouts.gateway.headlines import find_named_lines, header_digits, name_table, without
 
-TABLE = name_table((b"connection", b"content-length", b"host", b"te"))
+TABLE = name_table((b"connection", b"content-length", b"host", b"keep-alive", b"te"))
 HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\ncontent-length: 5\r\n"
         b"Date: x\r\nCONNECTION: keep-alive\r\nTE: trailers\r\n\r\nhello")  # fmt: skip
 
@@ -64,3 +64,12 @@ def test_name_table_rejects_names_it_could_never_match() -> None:
 ])  # fmt: skip
 def test_header_digits(text: bytes, value: int) -> None:
     assert header_digits(text, len(b"Content-Length:"), len(text)) == value
+
+
+def test_without_takes_the_cut_spans_out_of_the_slice() -> None:
+    head = b"GET / HTTP/1.1\r\nKeep-Alive: 5\r\nHost: a\r\nTE: x\r\n\r\n"
+    end = head.index(b"\r\n\r\n")
+    _, found = walk(head)
+    cuts = [(start, stop) for name, start, stop in found if name != b"host"]
+    assert without(head, 14, end, cuts) == b"\r\nHost: a"
+    assert without(head, 14, end, []) == head[14:end]
