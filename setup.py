@@ -2,7 +2,7 @@
 
 Why this exists: the data plane's hot path (parse, route, pick, forward, count) is
 plain, strictly typed Python. Compiled by mypyc into native classes it does the same
-work in about 60 % of the time, which is most of the distance to nginx (see
+work in about a quarter of the time: 0.85x nginx's throughput instead of 0.45x (see
 BENCHMARKS.md). Everything else stays interpreted. When mypyc or a C compiler is
 missing, or ROLLOUTS_PURE_PYTHON=1 is set, the package installs as pure Python and
 behaves the same, only slower.
