@@ -107,8 +107,9 @@ def _cluster_worker(kubeconfig: str | None, leader_election: bool, lease_namespa
     if workers > 1:  # API server logs and audits then tell which process did what
         api.user_agent = f"rollouts-gateway/worker-{index} (pid {os.getpid()})"
     kube = Kube(api)
+    # serve_cluster leaves the Lease (and status) to worker 0 alone
     elector = (LeaderElector(kube, name="rollouts-gateway", namespace=lease_namespace)
-               if leader_election and index == 0 else None)
+               if leader_election else None)
 
     async def main() -> None:
         stop = asyncio.Event()

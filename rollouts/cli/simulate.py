@@ -18,6 +18,7 @@ import yaml
 
 from rollouts.api.rollout import Rollout
 from rollouts.api.validation import object_label, parse_object
+from rollouts.canary.routing import route_refs
 from rollouts.canary.simulation import TimelineEntry, simulate
 from rollouts.canary.steps import step_label
 from rollouts.canary.types import (
@@ -125,10 +126,7 @@ def simulate_command(file: str, name: str | None, analysis_result: str, fail_ana
     if at_step is not None and not (1 <= at_step <= len(steps)
                                     and steps[at_step - 1].analysis is not None):
         raise click.BadParameter(f"step {at_step} is not an analysis step", param_hint="--at-step")
-    routing = rollout.canary.traffic_routing
-    gateway = routing.gateway_api if routing else None
-    routes = [f"HTTPRoute {r.name}" for r in (gateway.http_routes or [])] if gateway else []
-    routes += [f"GRPCRoute {r.name}" for r in (gateway.grpc_routes or [])] if gateway else []
+    routes = [f"{kind} {route}" for kind, route, _namespace in route_refs(rollout)]
     via = "traffic via " + ", ".join(routes) if routes else "no traffic routing (replica ratio)"
     click.echo(f"{object_label(rollout.to_dict())}: {rollout.spec.replicas} replicas, "
                f"{len(steps)} steps, {via}")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 __all__ = [
+    "TIME_FORMAT",
     "generate_name",
     "new_uid",
     "now_iso",

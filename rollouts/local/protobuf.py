@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rollouts.local.errors import unsupported_media_type
+from rollouts.local.meta import TIME_FORMAT
 
 __all__ = ["KINDS", "decode_object"]
 
@@ -252,7 +253,7 @@ def _time(raw: bytes) -> str:
     for number, v in _fields(raw):
         if number == 1 and isinstance(v, int):
             seconds = _signed(v)
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(seconds, UTC).strftime(TIME_FORMAT)
 
 
 def _message(name: str, raw: bytes) -> dict[str, Any]:

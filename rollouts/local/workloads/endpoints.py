@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from rollouts.local.workloads.base import Controller, Key, Obj
+from rollouts.local.workloads.base import Controller, Key, Obj, controller_ref
 from rollouts.local.workloads.replicaset import pod_is_ready
 
 __all__ = ["EndpointSliceController"]
@@ -106,16 +106,7 @@ class EndpointSliceController(Controller):
                     },
                 }
             )
-        owner = [
-            {
-                "apiVersion": "v1",
-                "kind": "Service",
-                "name": name,
-                "uid": svc["metadata"]["uid"],
-                "controller": True,
-                "blockOwnerDeletion": True,
-            }
-        ]
+        owner = [controller_ref(svc)]
         slice_obj: Obj = {
             "apiVersion": "discovery.k8s.io/v1",
             "kind": "EndpointSlice",
