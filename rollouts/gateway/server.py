@@ -130,7 +130,10 @@ class GatewayServer:
                 continue
             for key, (uid, gen) in sorted(routes.items()):
                 their_uid, their_gen = have.get(key, ("", -1))
-                if their_uid != uid or their_gen < gen:
+                if their_uid != uid:
+                    late.append(f"worker {i}: {key} not served as object {uid} yet"
+                                + (f" (still {their_uid})" if their_uid else ""))
+                elif their_gen < gen:
                     late.append(f"worker {i}: {key} at generation {their_gen}, not {gen}")
         return late
 

@@ -263,7 +263,7 @@ def test_background_analysis_is_terminated_when_the_rollout_completes() -> None:
     cluster = deployed(make_rollout([{"setWeight": 50}, {"pause": {}}],
                                     analysis=background), T0)
     cluster.auto_analysis = False
-    cluster.change_template("v2")
+    new = cluster.change_template("v2")
     settle(cluster, T0)
     cluster.promote()
     settle(cluster, T0)
@@ -271,8 +271,13 @@ def test_background_analysis_is_terminated_when_the_rollout_completes() -> None:
     assert any(isinstance(a, TerminateAnalysisRun) for a in cluster.applied)
     (name,) = cluster.runs
     assert name.endswith("-background")
+    assert name == f"web-{new}-background"
     assert TerminateAnalysisRun(name) in cluster.applied
     assert cluster.runs[name].phase != "Running", "the run was stopped, not left measuring"
+    # terminated exactly once, and a terminated run ends Successful (as Argo's does)
+    assert [a for a in cluster.applied if isinstance(a, TerminateAnalysisRun)] == [
+        TerminateAnalysisRun(name)]
+    assert (cluster.runs[name].phase, cluster.runs[name].message) == ("Successful", "terminated")
 
 
 def test_pod_template_hash_args_are_resolved_for_the_run() -> None:

@@ -188,3 +188,29 @@ class EventFeed:
 
     async def writer(self, update: StatusUpdate) -> None:
         self.written.append(update)
+
+
+class MemoryTransport:
+    """Just enough of an asyncio transport; remembers what was written."""
+
+    def __init__(self) -> None:
+        self.written = bytearray()
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("127.0.0.1", 40000) if name == "peername" else default
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass

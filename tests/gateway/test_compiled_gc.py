@@ -27,8 +27,15 @@ from rollouts.gateway.server import GatewayServer
 from rollouts.gateway.snapshot import build_snapshot
 from rollouts.gateway.upstream import UpstreamConn
 
-from .conftest import backend, gateway, gateway_class, listener, route, service
-from .test_fuzz import MemoryTransport
+from .conftest import (
+    MemoryTransport,
+    backend,
+    gateway,
+    gateway_class,
+    listener,
+    route,
+    service,
+)
 
 PORT, UPSTREAM = 18080, 18081
 

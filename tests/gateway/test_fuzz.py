@@ -21,7 +21,15 @@ from rollouts.gateway.server import GatewayServer
 from rollouts.gateway.snapshot import build_snapshot
 from rollouts.gateway.upstream import UpstreamConn
 
-from .conftest import backend, gateway, gateway_class, listener, route, service
+from .conftest import (
+    MemoryTransport,
+    backend,
+    gateway,
+    gateway_class,
+    listener,
+    route,
+    service,
+)
 
 PORT, UPSTREAM = 18080, 18081
 
@@ -46,32 +54,6 @@ RESPONSES = [
     b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
 ]  # fmt: skip
 NOISE = b"\r\n :\x00aZ/?HT1\t"
-
-
-class MemoryTransport:
-    """Just enough of an asyncio transport; remembers what was written."""
-
-    def __init__(self) -> None:
-        self.written = bytearray()
-        self.closed = False
-
-    def write(self, data: bytes) -> None:
-        self.written += data
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return ("127.0.0.1", 40000) if name == "peername" else default
-
-    def close(self) -> None:
-        self.closed = True
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
 
 
 def mutate(rng: random.Random, data: bytes) -> bytes:
@@ -103,6 +85,10 @@ async def test_mutated_traffic_never_raises_and_valid_requests_are_answered() ->
                              "backendRefs": [backend("be")]}]))  # fmt: skip
     gw = GatewayServer(host="127.0.0.1")
     gw.state.table, _ = compile_snapshot(build_snapshot(objs), gw.registry, 1)
+    # an exception in a scheduled callback never reaches the test: asyncio only logs it
+    loop = asyncio.get_running_loop()
+    escaped: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: escaped.append(context))
     rng = random.Random(20261121)
     answered = 0
     for case in range(4000):
@@ -116,8 +102,10 @@ async def test_mutated_traffic_never_raises_and_valid_requests_are_answered() ->
         request = rng.choice(REQUESTS)
         for part in split(rng, request if valid else mutate(rng, request)):
             client.data_received(part)
+        first: bytes | None = None
         for _ in range(rng.randint(1, 3)):
             response = rng.choice(RESPONSES)
+            first = first or response
             for part in split(rng, response if valid else mutate(rng, response)):
                 up.data_received(part)
             if not valid and rng.random() < 0.3:
@@ -125,9 +113,24 @@ async def test_mutated_traffic_never_raises_and_valid_requests_are_answered() ->
         if valid:
             assert client_t.written.startswith(b"HTTP/1.1 "), (request, bytes(client_t.written))
             answered += 1
+            # answered with the right thing: a 404 that never went upstream, or the request
+            # relayed and the backend's (first) status passed back
+            method, path, _ = request.split(b" ", 2)
+            status = bytes(client_t.written[9:12])
+            if path == b"/nowhere":
+                assert (status, bytes(up_t.written)) == (b"404", b""), request
+            else:
+                assert up_t.written.startswith(method + b" " + path + b" "), (request, up_t.written)
+                assert first is not None
+                codes = {first[9:12]} | ({b"200"} if first.startswith(b"HTTP/1.1 100") else set())
+                assert status in codes, (request, first, bytes(client_t.written))
         if rng.random() < 0.2:
             up.connection_lost(None)
         client.connection_lost(None)
         gw.pool.idle.clear()
     assert answered == 1000
     await asyncio.sleep(0)  # let any callbacks scheduled by the cases run, and not raise
+    for _ in range(3):
+        await asyncio.sleep(0)
+    loop.set_exception_handler(None)
+    assert escaped == []

@@ -55,6 +55,7 @@ class Backend:
         self.calls: list[str] = []  # method paths, in order (list.append is thread-safe)
         self.release = threading.Event()  # lets Slow and Hold calls go on
         self.cancelled: list[bool] = []  # per finished Slow call: did the caller cancel it
+        self.peers: list[str] = []  # per call recorded by _hello: the connection it came on
         self.server = grpc.server(ThreadPoolExecutor(max_workers=32), options=options)
         self.server.add_generic_rpc_handlers(
             [grpc.method_handlers_generic_handler(s, self._handlers(s)) for s in SERVICES]
@@ -126,6 +127,7 @@ class Backend:
     def _hello(self, path: str, ctx: Any) -> None:
         """Record the call; answer who we are and echo the ``x-`` request metadata."""
         self.calls.append(path)
+        self.peers.append(ctx.peer())
         echo = [(f"echo-{k}", v) for k, v in ctx.invocation_metadata() if k.startswith("x-")]
         ctx.send_initial_metadata([("x-backend", self.name), *echo])
 
@@ -256,6 +258,8 @@ async def test_error_status_details_and_trailers_pass_through(env: Env) -> None:
         got: list[bytes] = []
         err = env.error(lambda: got.extend(stream(b"5!", timeout=TIMEOUT)))
         assert len(got) == 5  # the messages, then the status in the trailers
+        assert got == [b"%06d" % i + b"s" * 1018 for i in range(5)]  # whole and in order
+        assert dict(err.initial_metadata())["x-backend"] == "stable"
         assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert err.details() == "stopped after the messages"
 
@@ -275,6 +279,8 @@ async def test_method_matching_and_unmatched_is_unimplemented(env: Env) -> None:
             err = env.error(functools.partial(env.unary, path))
             assert err.code() == grpc.StatusCode.UNIMPLEMENTED, path
             assert err.details() != "Method not found!", path  # not a backend's answer
+            # grpcio's own words for an HTTP 404 (the != above holds for any other text)
+            assert err.details() == "Received http2 header with status: 404", path
 
     await asyncio.to_thread(run)
     # the unmatched calls never reached a backend (which would also say UNIMPLEMENTED)

@@ -86,6 +86,10 @@ async def test_backend_stream_limit_opens_more_connections(h: Harness, solo: Mak
         assert [f.result() for f in futs] == [b"lim"] * 8  # none refused with a 502
 
     await asyncio.to_thread(run)
+    # the calls all succeeding holds too if they waited in line on one connection: the
+    # backend must have seen them on more than one
+    assert env.stable.calls == ["/pkg.Echo/Slow"] * 8
+    assert len(set(env.stable.peers)) >= 4, env.stable.peers  # 8 at once, 2 per connection
     assert h.gw is not None and h.gw.state.h2pool is not None
     conns = h.gw.state.h2pool.conns[("127.0.0.1", env.stable.port)]
     assert len(conns) == 1  # the extra connections closed once idle

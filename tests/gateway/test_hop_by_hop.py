@@ -115,6 +115,7 @@ async def test_headers_named_in_connection_are_dropped(h: Harness) -> None:
         sent = names(be.heads[0])
         assert b"x-secret" not in sent and b"connection" not in sent
         assert b"x-public" in sent
+        assert b"\r\nX-Public: 2\r\n" in be.heads[0] and b"X-Secret" not in be.heads[0]
         writer.close()
 
 
@@ -175,6 +176,10 @@ async def test_upstream_sending_more_than_content_length(h: Harness) -> None:
         writer.write(b"GET / HTTP/1.1\r\nHost: e\r\n\r\n")
         more = await asyncio.wait_for(reader.readuntil(b"\r\n\r\nok"), 5)
         assert more.startswith(b"HTTP/1.1 200")
+        assert b"GARBAGE" not in more and be.connections == 4
+        # and nothing after the answer's two bytes: the next read is the next answer
+        head, body = await exchange(reader, writer, b"GET / HTTP/1.1\r\nHost: e\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200") and body == b"ok"
         writer.close()
 
 
@@ -184,8 +189,11 @@ async def test_malformed_upstream_response_is_502(h: Harness) -> None:
 
     async with scripted(h, script):
         reader, writer = await asyncio.open_connection("127.0.0.1", h.port)
-        head, _ = await exchange(reader, writer, b"GET / HTTP/1.1\r\nHost: e\r\n\r\n")
+        head, body = await exchange(reader, writer, b"GET / HTTP/1.1\r\nHost: e\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 502")
+        # the gateway's own answer: nothing of the bad response reaches the client
+        assert head.startswith(b"HTTP/1.1 502 Bad Gateway\r\n") and body == b""
+        assert b"NOT HTTP" not in head and b"connection: close" not in head.lower()
         head, body = await exchange(reader, writer, b"GET / HTTP/1.1\r\nHost: e\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 200") and body == b"ok"
         writer.close()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from rollouts.gateway.metrics import Registry, render_prometheus
 
 
@@ -57,6 +59,18 @@ def test_runs_of_alike_requests_are_counted_exactly_whenever_read() -> None:
     assert 'code="2xx"} 10' in text and 'code="5xx"} 1' in text
     assert 'rollouts_gateway_request_duration_seconds_sum{route="default/r",rule="0",' \
            'backend="default/v1",code="2xx"} 0.001' in text  # fmt: skip
+    # whole lines: the substrings above would also hold for a count of 100 or 1000, or a
+    # sum of 0.0015
+    lab = 'route="default/r",rule="0",backend="default/v1"'
+    series = {k: v for k, _, v in (line.rpartition(" ") for line in text.splitlines()
+                                   if not line.startswith("#"))}  # fmt: skip
+    assert series[f'rollouts_gateway_requests_total{{{lab},code="2xx"}}'] == "10"
+    assert series[f'rollouts_gateway_requests_total{{{lab},code="5xx"}}'] == "1"
+    assert series[f'rollouts_gateway_request_duration_seconds_count{{{lab},code="2xx"}}'] == "10"
+    assert float(series[f'rollouts_gateway_request_duration_seconds_sum{{{lab},code="2xx"}}']
+                 ) == pytest.approx(0.001)  # fmt: skip
+    assert float(series[f'rollouts_gateway_request_duration_seconds_sum{{{lab},code="5xx"}}']
+                 ) == pytest.approx(0.3)  # fmt: skip
     st.record(200, 0.0001, now + 2)  # unread when dumped: the dump must carry it
     merged = Registry().merged([json.loads(json.dumps(reg.dump()))])
     assert merged.routes[("default/r", "0", "default/v1")].counts == [0, 11, 0, 0, 1]

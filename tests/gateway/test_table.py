@@ -16,4 +16,5 @@ def test_query_params_are_parsed_once_for_all_candidate_matches() -> None:
     assert q.parsed is None  # nothing parsed until a match asks
     assert q.get("id") == "7"
     parsed = q.parsed
+    assert parsed == {"id": "7"}  # cached by the first get (else `is` below holds on None)
     assert q.get("other") is None and q.parsed is parsed

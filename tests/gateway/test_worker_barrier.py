@@ -51,6 +51,9 @@ async def test_lagging_compares_uid_and_generation(tmp_path: Path) -> None:
     assert gw.lagging(wanted, 2) == [f"worker 1: {KEY} at generation 2, not 3"]
     publish(tmp_path, 1, {KEY: ["old-uid", 7]})  # a deleted route of the same name
     assert len(gw.lagging(wanted, 2)) == 1
+    (late,) = gw.lagging(wanted, 2)
+    assert late.startswith(f"worker 1: {KEY} "), late  # the newer generation does not count
+    assert late == f"worker 1: {KEY} not served as object u1 yet (still old-uid)"
     publish(tmp_path, 1, {KEY: ["u1", 4]})  # already ahead: fine
     assert gw.lagging(wanted, 2) == []
     assert await gw.wait_for_workers(wanted, 2, timeout=1)
@@ -106,6 +109,11 @@ async def test_status_waits_for_every_worker_then_times_out_loudly(
                 break
     assert route_writes() == [1, 2, 3]
     assert "have not caught up after 1.0s" in caplog.text
+    # one warning, naming who lags on what
+    (warning,) = [r.getMessage() for r in caplog.records
+                  if r.name == "rollouts.gateway.server" and r.levelno == logging.WARNING]
+    assert warning == ("workers have not caught up after 1.0s, writing status anyway: "
+                       f"worker 1: {KEY} at generation 2, not 3")  # fmt: skip
     await queue.put(None)
     await asyncio.wait_for(task, 5)
     await gw.close()

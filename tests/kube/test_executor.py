@@ -88,6 +88,7 @@ def test_set_weight_writes_every_named_route_in_its_namespace_through_a_conflict
     kube = MemoryKube(http_route("web", "default"), http_route("rpc", "infra", "GRPCRoute"))
     kube.conflicts = 1
     assert executor(kube).run([SetWeight(25, "new", "old")]) is None
+    assert kube.conflicts == 0, "the conflict was met (and the write retried)"
     assert weights(kube, "HTTPRoute", "default", "web") == [750_000, 250_000]
     assert weights(kube, "GRPCRoute", "infra", "rpc") == [750_000, 250_000]
 
@@ -112,6 +113,7 @@ def test_the_first_failure_stops_the_rest_but_an_event_never_does() -> None:
     failure = executor(kube).run([EmitEvent("R", "m"), SetWeight(10, "new", "old"),
                                   PointService("web-canary", "new")])
     assert failure is not None and failure.startswith("SetWeight failed: get GRPCRoute infra/rpc")
+    assert failure == "SetWeight failed: get GRPCRoute infra/rpc: 404"
     assert weights(kube, "HTTPRoute", "default", "web") == [900_000, 100_000], \
         "routes before the failing one are written"
     assert kube.objects[("Service", "default", "web-canary")]["spec"] == {}, \

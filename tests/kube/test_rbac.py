@@ -29,6 +29,12 @@ def test_rules_have_no_wildcards_and_grant_no_secret_writes_or_foreign_deletes()
                        if res in ("httproutes", "grpcroutes")}
     assert all("create" not in v and "delete" not in v for v in writable_routes.values()), \
         "the user's routes are updated, never created or deleted"
+    # every rule naming a route kind (the dict above keeps only the last one per kind, and
+    # its check holds when no rule names routes at all)
+    route_rules = sorted((res, r["verbs"]) for r in rules for res in r["resources"]
+                         if res in ("httproutes", "grpcroutes"))  # fmt: skip
+    assert route_rules == [("grpcroutes", ["get", "list", "watch", "update"]),
+                           ("httproutes", ["get", "list", "watch", "update"])]  # fmt: skip
 
 
 def test_manifests_hold_namespace_crds_identity_rbac_and_deployment() -> None:
